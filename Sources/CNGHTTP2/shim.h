@@ -1,0 +1,4 @@
+#ifndef CASSETTO_CNGHTTP2_SHIM_H
+#define CASSETTO_CNGHTTP2_SHIM_H
+#include <nghttp2/nghttp2.h>
+#endif

@@ -1,0 +1,1 @@
+print("cassetto-server: not yet")
