@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Helpers for tools/bench-rpc.
+
+Subcommands (the first three need only the standard library):
+  body OUT [--payload N] [--response-size N]
+      Write the gRPC frame of grpc.testing.SimpleRequest{response_size, payload{body: N zero
+      bytes}} to OUT (1 byte compressed flag, 4 bytes big-endian length, protobuf bytes).
+  free-port
+      Print a TCP port on 127.0.0.1 that is free right now.
+  wait-port PORT [--timeout S] [--pid PID]
+      Wait until 127.0.0.1:PORT accepts a connection (exit 1 on timeout or if PID dies).
+  cpu-busy [--seconds S]
+      Print how busy each CPU is (percent, over S seconds, from /proc/stat), e.g. "cpu0=3 cpu1=1".
+  parse-h2load OUT [--log LOG]
+      Parse h2load's text output (and optionally its --log-file) and print shell
+      assignments: RPS, SUCCEEDED, FAILED, ERRORED, NON2XX, MEAN_US, SD_US, MAX_US, and,
+      with --log, P50_US / P99_US computed from the per-request times.
+  table RESULTS.tsv
+      Print the results table written by tools/bench-rpc, with the ratios of our server
+      (row "cassetto") to each peer.
+  check TARGET BODYFILE [--count N] [--response-size N]
+      With grpcio (run it from the bench venv): send the request in BODYFILE N times to
+      /grpc.testing.TestService/UnaryCall and require grpc-status 0 and a SimpleResponse
+      whose payload body is --response-size bytes. Exit 1 on any mismatch.
+"""
+
+import argparse
+import os
+import re
+import socket
+import struct
+import sys
+import time
+
+METHOD = "/grpc.testing.TestService/UnaryCall"
+
+
+# --- protobuf wire format, by hand (only what SimpleRequest/SimpleResponse need) -------
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(buf, i):
+    shift = 0
+    value = 0
+    while True:
+        if i >= len(buf):
+            raise ValueError("truncated varint")
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(buf):
+    """Yield (field_number, wire_type, value) for a protobuf message."""
+    i = 0
+    while i < len(buf):
+        key, i = _read_varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _read_varint(buf, i)
+        elif wire == 2:
+            length, i = _read_varint(buf, i)
+            if i + length > len(buf):
+                raise ValueError("truncated length-delimited field")
+            value = buf[i:i + length]
+            i += length
+        elif wire == 1:
+            value = buf[i:i + 8]
+            i += 8
+        elif wire == 5:
+            value = buf[i:i + 4]
+            i += 4
+        else:
+            raise ValueError("unsupported wire type %d" % wire)
+        yield number, wire, value
+
+
+def simple_request(response_size, payload_size):
+    # SimpleRequest: response_size = 2 (int32), payload = 3 (Payload{type = 1, body = 2}).
+    # Payload.type is left at its default (COMPRESSABLE = 0), so only the body is written.
+    payload = b"\x12" + _varint(payload_size) + b"\x00" * payload_size
+    msg = b""
+    if response_size:
+        msg += b"\x10" + _varint(response_size)
+    msg += b"\x1a" + _varint(len(payload)) + payload
+    return msg
+
+
+def grpc_frame(message):
+    return struct.pack(">BI", 0, len(message)) + message
+
+
+def response_payload_size(message):
+    """Length of SimpleResponse.payload.body, validating the message on the way."""
+    size = 0
+    for number, wire, value in _fields(message):
+        if number == 1 and wire == 2:
+            for pnum, pwire, pvalue in _fields(value):
+                if pnum == 2 and pwire == 2:
+                    if pvalue.count(0) != len(pvalue):
+                        raise ValueError("payload body is not all zero bytes")
+                    size = len(pvalue)
+    return size
+
+
+# --- subcommands ----------------------------------------------------------------------
+
+def cmd_body(args):
+    data = grpc_frame(simple_request(args.response_size, args.payload))
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print("%s: %d bytes" % (args.out, len(data)))
+
+
+def cmd_free_port(_args):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def cmd_wait_port(args):
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if args.pid:
+            try:
+                os.kill(args.pid, 0)
+            except OSError:
+                print("process %d exited" % args.pid, file=sys.stderr)
+                return 1
+            # A zombie still answers kill(0); look at its state.
+            try:
+                with open("/proc/%d/stat" % args.pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        print("process %d exited" % args.pid, file=sys.stderr)
+                        return 1
+            except OSError:
+                return 1
+        try:
+            with socket.create_connection(("127.0.0.1", args.port), timeout=0.5):
+                return 0
+        except OSError:
+            time.sleep(0.1)
+    print("port %d not open after %.0fs" % (args.port, args.timeout), file=sys.stderr)
+    return 1
+
+
+def _cpu_times():
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                cols = line.split()
+                vals = [int(v) for v in cols[1:]]
+                idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+                out[cols[0]] = (sum(vals), idle)
+    return out
+
+
+def cmd_cpu_busy(args):
+    a = _cpu_times()
+    time.sleep(args.seconds)
+    b = _cpu_times()
+    parts = []
+    for cpu in sorted(b, key=lambda c: int(c[3:])):
+        total = b[cpu][0] - a.get(cpu, (0, 0))[0]
+        idle = b[cpu][1] - a.get(cpu, (0, 0))[1]
+        parts.append("%s=%d" % (cpu, round(100.0 * (total - idle) / total) if total else 0))
+    print(" ".join(parts))
+
+
+_UNITS_US = {"us": 1.0, "ms": 1000.0, "s": 1000000.0}
+
+
+def _to_us(text):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError("bad time %r" % text)
+    return float(m.group(1)) * _UNITS_US[m.group(2)]
+
+
+def cmd_parse_h2load(args):
+    with open(args.out) as f:
+        text = f.read()
+    values = {}
+    m = re.search(r"^finished in [^,]+, ([0-9.]+) req/s", text, re.M)
+    if not m:
+        print("no 'finished in' line in h2load output", file=sys.stderr)
+        return 1
+    values["RPS"] = "%.0f" % float(m.group(1))
+    m = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored", text, re.M)
+    if m:
+        values["SUCCEEDED"], values["FAILED"], values["ERRORED"] = m.group(4), m.group(5), m.group(6)
+    m = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    if m:
+        values["NON2XX"] = str(int(m.group(2)) + int(m.group(3)) + int(m.group(4)))
+    m = re.search(r"^time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M)
+    if m:
+        values["MAX_US"] = "%.0f" % _to_us(m.group(2))
+        values["MEAN_US"] = "%.0f" % _to_us(m.group(3))
+        values["SD_US"] = "%.0f" % _to_us(m.group(4))
+    if args.log:
+        rows = []
+        with open(args.log) as f:
+            for line in f:
+                cols = line.split("\t")
+                if len(cols) >= 3:
+                    rows.append((cols[1], int(cols[2])))
+        # The log also holds the warm-up requests; with one h2load thread its rows are in
+        # end-of-response order, so the measured ones are the last `done` rows.
+        m = re.search(r"^requests: \d+ total, \d+ started, (\d+) done", text, re.M)
+        if m and 0 < int(m.group(1)) < len(rows):
+            rows = rows[len(rows) - int(m.group(1)):]
+        times = [t for status, t in rows if status.startswith("2")]
+        if times:
+            times.sort()
+
+            def pct(p):
+                # nearest-rank percentile
+                k = max(0, min(len(times) - 1, int(round(p / 100.0 * len(times) + 0.5)) - 1))
+                return times[k]
+
+            values["P50_US"] = str(pct(50))
+            values["P99_US"] = str(pct(99))
+            values["LOGGED"] = str(len(times))
+    for key, value in values.items():
+        print("%s=%s" % (key, value))
+    return 0
+
+
+def _fmt_us(v):
+    if not v:
+        return "—"
+    v = float(v)
+    return "%.2f ms" % (v / 1000) if v >= 1000 else "%d µs" % v
+
+
+def _fmt_mb(v):
+    return "%.1f MB" % (float(v) / 1024) if v else "—"
+
+
+def cmd_table(args):
+    import csv
+
+    with open(args.results, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    ours = next((r for r in rows if r["server"] == "cassetto" and r["status"] != "unavailable"
+                 and r["req_per_s"]), None)
+    header = ["server", "req/s", "c1m1 mean", "c1m1 p99", "peak RSS", "our ratio (req/s, mean)"]
+    table = []
+    for r in rows:
+        if r["status"] == "unavailable":
+            table.append([r["label"], "—", "—", "—", "—", "not available"])
+            continue
+        if ours is None or not r["req_per_s"]:
+            ratio = "—"
+        elif r is ours:
+            ratio = "1 (ours)"
+        else:
+            rps = float(r["req_per_s"]) or float("nan")
+            mean = float(r["c1m1_mean_us"] or "nan")
+            ratio = "%.2fx, %.2fx" % (float(ours["req_per_s"]) / rps,
+                                      float(ours["c1m1_mean_us"] or "nan") / mean)
+        if r["status"] != "ok":
+            ratio += " (%s)" % r["status"].upper()
+        table.append([r["label"], r["req_per_s"] or "—", _fmt_us(r["c1m1_mean_us"]),
+                      _fmt_us(r["c1m1_p99_us"]), _fmt_mb(r["peak_rss_kb"]), ratio])
+    widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
+    right = [False, True, True, True, True, False]
+
+    def line(cells):
+        return "| " + " | ".join(c.rjust(w) if rj else c.ljust(w)
+                                 for c, w, rj in zip(cells, widths, right)) + " |"
+
+    print(line(header))
+    print("|" + "|".join(("-" * (w + 1) + ":") if rj else "-" * (w + 2)
+                         for w, rj in zip(widths, right)) + "|")
+    for row in table:
+        print(line(row))
+    return 0
+
+
+def cmd_check(args):
+    import grpc  # from the bench venv
+
+    with open(args.bodyfile, "rb") as f:
+        frame = f.read()
+    flag, length = struct.unpack(">BI", frame[:5])
+    request = frame[5:5 + length]
+    if flag != 0 or len(request) != length:
+        print("bad request body file", file=sys.stderr)
+        return 1
+    with grpc.insecure_channel(args.target) as channel:
+        call = channel.unary_unary(METHOD, request_serializer=None, response_deserializer=None)
+        bad = 0
+        first_error = None
+        for _ in range(args.count):
+            try:
+                response, rpc = call.with_call(request, timeout=5)
+                code = rpc.code()
+                if code != grpc.StatusCode.OK:
+                    raise RuntimeError("grpc-status %s" % code)
+                size = response_payload_size(response)
+                if size != args.response_size:
+                    raise RuntimeError("payload of %d bytes, expected %d" % (size, args.response_size))
+            except grpc.RpcError as e:  # non-OK status
+                bad += 1
+                first_error = first_error or "grpc-status %s %r" % (e.code(), e.details())
+            except Exception as e:  # noqa: BLE001 - report any mismatch
+                bad += 1
+                first_error = first_error or str(e)
+    if bad:
+        print("%d/%d calls failed; first: %s" % (bad, args.count, first_error))
+        return 1
+    print("%d/%d calls OK (grpc-status 0, %d-byte payload)" % (args.count, args.count, args.response_size))
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("body")
+    p.add_argument("out")
+    p.add_argument("--payload", type=int, default=100)
+    p.add_argument("--response-size", type=int, default=100)
+    p.set_defaults(func=cmd_body)
+    p = sub.add_parser("free-port")
+    p.set_defaults(func=cmd_free_port)
+    p = sub.add_parser("wait-port")
+    p.add_argument("port", type=int)
+    p.add_argument("--timeout", type=float, default=10)
+    p.add_argument("--pid", type=int)
+    p.set_defaults(func=cmd_wait_port)
+    p = sub.add_parser("cpu-busy")
+    p.add_argument("--seconds", type=float, default=1.0)
+    p.set_defaults(func=cmd_cpu_busy)
+    p = sub.add_parser("parse-h2load")
+    p.add_argument("out")
+    p.add_argument("--log")
+    p.set_defaults(func=cmd_parse_h2load)
+    p = sub.add_parser("table")
+    p.add_argument("results")
+    p.set_defaults(func=cmd_table)
+    p = sub.add_parser("check")
+    p.add_argument("target")
+    p.add_argument("bodyfile")
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--response-size", type=int, default=100)
+    p.set_defaults(func=cmd_check)
+    args = parser.parse_args()
+    sys.exit(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    main()
