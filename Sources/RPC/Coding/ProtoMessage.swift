@@ -1,7 +1,7 @@
 /// A protobuf message value that the runtime can put on and take off the wire.
 ///
-/// Generated message types conform through ``ProtobufCMessage``, which encodes and decodes
-/// with protobuf-c. Decoding failures throw ``ProtoDecodingError``; the server answers them
+/// Generated message types also conform to the package-internal `ProtobufCBacked`, which
+/// encodes and decodes with protobuf-c. Decoding failures throw ``ProtoDecodingError``; the server answers them
 /// with `INTERNAL`, as gRPC servers do for unparseable requests.
 public protocol ProtoMessage: Sendable {
   /// The message with every field at its default.
