@@ -34,6 +34,22 @@ struct GzipTests {
       == Self.text)
   }
 
+  @Test func concurrentCallsShareThePoolSafely() async throws {
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+      for task in 0..<16 {
+        group.addTask {
+          for round in 0..<20 {
+            let input = Array("task \(task) round \(round) ".utf8) + randomBytes(task * 500 + round)
+            let packed = try Gzip.compress(input)
+            guard try Gzip.decompress(packed, limit: input.count) == input else { return false }
+          }
+          return true
+        }
+      }
+      for try await ok in group { #expect(ok) }
+    }
+  }
+
   @Test func decodesWhatTheGzipToolWrites() throws {
     let file = FileManager.default.temporaryDirectory
       .appendingPathComponent("cassetto-gzip-\(UUID().uuidString)")

@@ -379,3 +379,62 @@ private func opensslFingerprint(_ file: String) throws -> String {
   let hex = line.split(separator: "=").last ?? ""
   return hex.filter { $0 != ":" && !$0.isWhitespace }.lowercased()
 }
+
+@Suite("TLS sessions under hostile or awkward input")
+struct TLSRobustnessTests {
+  @Test func ciphertextFedOneByteAtATimeStillWorks() throws {
+    let certs = try TLSTestCertificates.get()
+    let server = try TLSSession(context: TLSContext(server: serverConfiguration(certs)))
+    let client = try TLSSession(
+      context: TLSContext(client: clientConfiguration(certs)), serverHostname: "localhost")
+    try client.writePlaintext(Array("hello in pieces".utf8))
+    var received: [UInt8] = []
+    for _ in 0..<20 {
+      var bytes: [UInt8] = []
+      _ = client.handshake()
+      client.takeCiphertext(into: &bytes)
+      for byte in bytes {
+        server.feedCiphertext([byte])
+        _ = server.readPlaintext(into: &received)
+      }
+      bytes.removeAll()
+      server.takeCiphertext(into: &bytes)
+      for byte in bytes { client.feedCiphertext([byte]) }
+    }
+    #expect(client.isHandshakeComplete && server.isHandshakeComplete)
+    #expect(received == Array("hello in pieces".utf8))
+  }
+
+  @Test func mutatedClientHellosNeverCrashTheServer() throws {
+    let certs = try TLSTestCertificates.get()
+    let serverContext = try TLSContext(server: serverConfiguration(certs))
+    let clientContext = try TLSContext(client: clientConfiguration(certs))
+    let client = try TLSSession(context: clientContext, serverHostname: "localhost")
+    _ = client.handshake()
+    var hello: [UInt8] = []
+    client.takeCiphertext(into: &hello)
+    #expect(hello.count > 100)
+    var generator = SystemRandomNumberGenerator()
+    var failures = 0
+    for _ in 0..<300 {
+      var mutated = hello
+      for _ in 0..<Int.random(in: 1...4, using: &generator) {
+        mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(
+          in: 0...255, using: &generator)
+      }
+      if Bool.random(using: &generator) {
+        mutated.removeLast(Int.random(in: 0..<mutated.count, using: &generator))
+      }
+      let server = try TLSSession(context: serverContext)
+      server.feedCiphertext(mutated)
+      server.feedEndOfInput()
+      var out: [UInt8] = []
+      switch server.readPlaintext(into: &out) {
+      case .failed: failures += 1
+      case .wantsMoreInput, .closed, .bytes: break
+      }
+      server.takeCiphertext(into: &out)
+    }
+    #expect(failures > 0)
+  }
+}

@@ -7,16 +7,19 @@ import COpenSSL
 #endif
 
 /// One TLS connection's state machine, independent of any socket: ciphertext goes in and out
-/// through memory BIOs, plaintext through ``readPlaintext(into:)-(UnsafeMutableRawBufferPointer)``
-/// and ``writePlaintext(_:)-(UnsafeRawBufferPointer)``.
+/// through memory BIOs, plaintext through `readPlaintext(into:)` and `writePlaintext(_:)`.
 ///
 /// The owner (an event loop) drives it like this:
-/// 1. bytes read from the socket → ``feedCiphertext(_:)-(UnsafeRawBufferPointer)``
-///    (end of file → ``feedEndOfInput()``);
-/// 2. until ``isHandshakeComplete``: ``handshake()``; afterwards ``readPlaintext(into:)-(UnsafeMutableRawBufferPointer)``
-///    until it answers ``ReadResult/wantsMoreInput``;
-/// 3. after **every** call (including a failed handshake, which may leave an alert to send):
-///    ``takeCiphertext(into:)`` and write what it returns to the socket.
+/// 1. bytes read from the socket → `feedCiphertext(_:)` (end of file → ``feedEndOfInput()``);
+/// 2. `readPlaintext(into:)` until it answers ``ReadResult/wantsMoreInput``. It drives the
+///    handshake itself while that is incomplete, so it is the only call an event loop needs;
+///    ``handshake()`` exists for owners that want to see the handshake finish (a client
+///    waiting to send its preface). After ``HandshakeStatus/done``, call `readPlaintext`
+///    at once: application data may already be buffered (a TLS 1.3 client sends its
+///    HTTP/2 preface right behind its Finished message);
+/// 3. after **every** call (including a failed handshake, which leaves an alert to send, and
+///    reads, which may answer key updates): ``takeCiphertext(into:)-(inout [UInt8])`` and
+///    write what it returns to the socket. To close: ``shutdown()``, take and send, close.
 ///
 /// In TLS 1.3 the client finishes its handshake before the server has checked the client
 /// certificate: a server that rejects it sends an alert the client sees on its first read.
@@ -118,6 +121,8 @@ public final class TLSSession {
       isIPAddress
       ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1
       : SSL_set1_host(ssl, name) == 1
+    // `*.example.com` matches, `w*.example.com` does not (as browsers do).
+    SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
     guard ok else {
       throw TLSError.fromQueue(.configuration, "invalid serverName '\(name)'")
     }
