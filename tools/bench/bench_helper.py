@@ -11,6 +11,14 @@ Subcommands (the first three need only the standard library):
       Wait until 127.0.0.1:PORT accepts a connection (exit 1 on timeout or if PID dies).
   cpu-busy [--seconds S]
       Print how busy each CPU is (percent, over S seconds, from /proc/stat), e.g. "cpu0=3 cpu1=1".
+  run RUSAGE_OUT -- CMD...
+      Run CMD, write its CPU seconds (user + sys, from wait4) to RUSAGE_OUT, exit with its status.
+  cpu-snap OUT [--pid PID]
+      Save per-CPU tick counters (/proc/stat) and PID's CPU ticks to OUT.
+  cpu-others SNAP_A SNAP_B --client-seconds S
+      How busy CPU 0 and CPU 1 were between the snapshots with work that was NOT the server
+      (PID of the snapshot, pinned to CPU 0) or the client (S CPU seconds, pinned to CPU 1):
+      other processes, interrupts, hypervisor steal. Prints e.g. "cpu0=2% cpu1=1% steal=0%".
   parse-h2load OUT [--log LOG]
       Parse h2load's text output (and optionally its --log-file) and print shell
       assignments: RPS, SUCCEEDED, FAILED, ERRORED, NON2XX, MEAN_US, SD_US, MAX_US, and,
@@ -183,6 +191,64 @@ def cmd_cpu_busy(args):
     print(" ".join(parts))
 
 
+def cmd_run(args):
+    cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    with open(args.rusage_out, "w") as f:
+        f.write("%.3f\n" % (usage.ru_utime + usage.ru_stime))
+    return os.waitstatus_to_exitcode(status) & 0xFF
+
+
+def cmd_cpu_snap(args):
+    fields = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                cols = line.split()
+                fields[cols[0]] = [int(v) for v in cols[1:]]
+    pid_ticks = 0
+    if args.pid:
+        with open("/proc/%d/stat" % args.pid) as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+            pid_ticks = int(rest[11]) + int(rest[12])  # utime, stime (fields 14, 15)
+    with open(args.out, "w") as f:
+        for cpu, vals in fields.items():
+            f.write("%s %s\n" % (cpu, " ".join(map(str, vals))))
+        f.write("pid %d\n" % pid_ticks)
+
+
+def _read_snap(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            cols = line.split()
+            out[cols[0]] = [int(v) for v in cols[1:]]
+    return out
+
+
+def cmd_cpu_others(args):
+    a, b = _read_snap(args.snap_a), _read_snap(args.snap_b)
+    hz = os.sysconf("SC_CLK_TCK")
+    parts = []
+    steal = 0.0
+    for cpu, own in (("cpu0", (b["pid"][0] - a["pid"][0])), ("cpu1", args.client_seconds * hz)):
+        if cpu not in a or cpu not in b:
+            continue
+        d = [y - x for x, y in zip(a[cpu], b[cpu])]
+        total = sum(d[:8]) or 1  # user nice system idle iowait irq softirq steal
+        busy = d[0] + d[1] + d[2] + d[5] + d[6]
+        steal = max(steal, 100.0 * d[7] / total)
+        parts.append("%s=%d%%" % (cpu, max(0, round(100.0 * (busy - own) / total))))
+    parts.append("steal=%d%%" % round(steal))
+    print(" ".join(parts))
+
+
 _UNITS_US = {"us": 1.0, "ms": 1000.0, "s": 1000000.0}
 
 
@@ -349,6 +415,19 @@ def main():
     p = sub.add_parser("cpu-busy")
     p.add_argument("--seconds", type=float, default=1.0)
     p.set_defaults(func=cmd_cpu_busy)
+    p = sub.add_parser("run")
+    p.add_argument("rusage_out")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("cpu-snap")
+    p.add_argument("out")
+    p.add_argument("--pid", type=int)
+    p.set_defaults(func=cmd_cpu_snap)
+    p = sub.add_parser("cpu-others")
+    p.add_argument("snap_a")
+    p.add_argument("snap_b")
+    p.add_argument("--client-seconds", type=float, default=0.0)
+    p.set_defaults(func=cmd_cpu_others)
     p = sub.add_parser("parse-h2load")
     p.add_argument("out")
     p.add_argument("--log")
