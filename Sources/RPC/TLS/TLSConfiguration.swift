@@ -29,6 +29,9 @@ public struct TLSServerConfiguration: Sendable, Hashable {
   /// HTTP/2, which over TLS is selected by ALPN (RFC 9113 §3.2, RFC 7301 §3.2). Default
   /// `true`; set `false` only for old clients that speak HTTP/2 over TLS without ALPN.
   public var requireALPN: Bool
+  /// Whether the server answers ALPN at all. Only tests turn it off, to play a server that
+  /// ignores ALPN and check that the client refuses it.
+  var selectsALPN = true
 
   public init(
     certificateChainFile: String, privateKeyFile: String, clientCAFile: String? = nil,

@@ -70,8 +70,10 @@ public final class TLSContext: @unchecked Sendable {
     let sessionContext: [UInt8] = Array("cassetto".utf8)
     SSL_CTX_set_session_id_context(ctx, sessionContext, UInt32(sessionContext.count))
 
-    SSL_CTX_set_alpn_select_cb(ctx, selectH2, nil)
-    if configuration.requireALPN {
+    if configuration.selectsALPN {
+      SSL_CTX_set_alpn_select_cb(ctx, selectH2, nil)
+    }
+    if configuration.requireALPN && configuration.selectsALPN {
       SSL_CTX_set_client_hello_cb(ctx, rejectClientHelloWithoutALPN, nil)
     }
   }
