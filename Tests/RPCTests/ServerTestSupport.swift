@@ -1,0 +1,165 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import RPC
+
+/// A one-field protobuf message (`string text = 1;`) decoded strictly, so that garbage on
+/// the wire fails decoding the way generated messages do.
+struct EchoText: ProtoMessage, Equatable {
+  var text = ""
+  init() {}
+  init(_ text: String) { self.text = text }
+
+  init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    var index = 0
+    while index < bytes.count {
+      let tag = bytes[index]
+      index += 1
+      guard tag == 0x0A else { throw ProtoDecodingError(messageName: "EchoText") }
+      var length = 0
+      var shift = 0
+      while true {
+        guard index < bytes.count, shift < 35 else { throw ProtoDecodingError(messageName: "EchoText") }
+        let byte = bytes[index]
+        index += 1
+        length |= Int(byte & 0x7F) << shift
+        shift += 7
+        if byte & 0x80 == 0 { break }
+      }
+      guard length <= bytes.count - index else { throw ProtoDecodingError(messageName: "EchoText") }
+      text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self)
+      index += length
+    }
+  }
+
+  func serialize(into buffer: inout [UInt8]) {
+    let utf8 = Array(text.utf8)
+    guard !utf8.isEmpty else { return }
+    buffer.append(0x0A)
+    var length = utf8.count
+    while length >= 0x80 {
+      buffer.append(UInt8(length & 0x7F) | 0x80)
+      length >>= 7
+    }
+    buffer.append(UInt8(length))
+    buffer.append(contentsOf: utf8)
+  }
+}
+
+struct HandlerCrash: Error {}
+
+/// `cassetto.test.Echo`: the service the server's wire tests call.
+///
+/// - `Get` (unary, `EchoText`): echoes the text; `x-echo-*` request metadata comes back as
+///   initial and trailing metadata. Text `fail` throws INVALID_ARGUMENT with a non-ASCII
+///   message and details; `crash` throws a non-RPC error; `sleep` waits 30 s (deadline
+///   tests); `compress` turns on response compression.
+/// - `Expand` (server streaming, raw): sends the request back N times (N = first byte).
+/// - `Collect` (client streaming, raw): answers the concatenation of all requests, preceded
+///   by the `lastRequestWasCompressed` flag of the last one.
+/// - `Chat` (bidi, raw): echoes every message as it arrives.
+/// - `Big` (unary, raw): like Get but accepts 8 MiB and answers the request's size.
+enum EchoService {
+  static let name = "cassetto.test.Echo"
+
+  static func definition() -> ServiceDefinition {
+    ServiceDefinition(
+      name: name,
+      methods: [
+        .unary(MethodDescriptor(service: name, method: "Get", kind: .unary)) {
+          (request: EchoText, context: ServerContext) in
+          var echoed = Metadata()
+          for (key, value) in context.requestMetadata where key.hasPrefix("x-echo") {
+            echoed.add(value, forKey: key)
+          }
+          context.addInitialMetadata(echoed)
+          context.addTrailingMetadata(echoed)
+          switch request.text {
+          case "fail":
+            throw RPCError(.invalidArgument, "bad input: naïve 100% ☃\n", details: [1, 2, 3])
+          case "crash":
+            throw HandlerCrash()
+          case "sleep":
+            try await Task.sleep(for: .seconds(30))
+          case "compress":
+            context.compressResponses = true
+          default:
+            break
+          }
+          return EchoText(request.text)
+        },
+        .serverStreaming(MethodDescriptor(service: name, method: "Expand", kind: .serverStreaming))
+        { (request: RawMessage, responses: ResponseWriter<RawMessage>, context: ServerContext) in
+          let count = Int(request.bytes.first ?? 0)
+          for _ in 0..<count { try await responses.write(request) }
+        },
+        .clientStreaming(MethodDescriptor(service: name, method: "Collect", kind: .clientStreaming))
+        { (requests: RequestStream<RawMessage>, context: ServerContext) in
+          var all: [UInt8] = []
+          for try await message in requests { all.append(contentsOf: message.bytes) }
+          return RawMessage(bytes: [context.lastRequestWasCompressed ? 1 : 0] + all)
+        },
+        .bidirectionalStreaming(
+          MethodDescriptor(service: name, method: "Chat", kind: .bidirectionalStreaming))
+        { (requests: RequestStream<RawMessage>, responses: ResponseWriter<RawMessage>, _) in
+          for try await message in requests { try await responses.write(message) }
+        },
+        {
+          var big = ServerMethod.unary(MethodDescriptor(service: name, method: "Big", kind: .unary)) {
+            (request: RawMessage, _: ServerContext) in
+            RawMessage(bytes: Array(String(request.bytes.count).utf8))
+          }
+          big.maxReceiveMessageSize = 8 * 1024 * 1024
+          return big
+        }(),
+      ],
+      file: nil)
+  }
+}
+
+/// Starts a server with ``EchoService`` on an ephemeral loopback port, runs `body`, then
+/// shuts the server down.
+func withEchoServer(
+  _ configure: (inout ServerConfiguration) -> Void = { _ in },
+  _ body: (Server) async throws -> Void
+) async throws {
+  var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 2)
+  configure(&configuration)
+  let server = try Server(configuration: configuration, services: [EchoService.definition()])
+  try server.start()
+  do {
+    try await body(server)
+  } catch {
+    await server.shutdown(gracePeriod: .seconds(1))
+    throw error
+  }
+  await server.shutdown(gracePeriod: .seconds(1))
+}
+
+/// The repository root (this file is Tests/RPCTests/ServerTestSupport.swift).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent()
+
+/// Runs a pytest file of `Tests/interop` against `port`; returns (exit code, output).
+/// `nil` when the test venv is missing (`python3 -m venv .venv-test && .venv-test/bin/pip
+/// install grpcio grpcio-tools protobuf h2 pytest`).
+func runPytest(_ file: String, port: Int, extraArguments: [String] = []) throws -> (Int32, String)? {
+  let python = repositoryRoot.appendingPathComponent(".venv-test/bin/python")
+  guard FileManager.default.isExecutableFile(atPath: python.path) else { return nil }
+  let process = Process()
+  process.executableURL = python
+  process.arguments =
+    ["-m", "pytest", "-q", "-p", "no:cacheprovider", "Tests/interop/\(file)"] + extraArguments
+  process.currentDirectoryURL = repositoryRoot
+  var environment = ProcessInfo.processInfo.environment
+  environment["CASSETTO_SERVER_TEST_PORT"] = String(port)
+  process.environment = environment
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
