@@ -115,11 +115,11 @@ struct MessageGenerator {
     }
     for nested in message.nested where !nested.isMapEntry {
       p.line()
-      declare(nested, swiftName: swiftName + "." + registry.nestedName(nested.name), into: &p)
+      declare(nested, swiftName: swiftName + "." + registry.nestedName(nested.name, suffix: "Message"), into: &p)
     }
     for value in message.enums {
       p.line()
-      declare(value, swiftName: registry.nestedName(value.name), into: &p)
+      declare(value, swiftName: registry.nestedName(value.name, suffix: "Enum"), into: &p)
     }
     p.outdent()
     p.line("}")

@@ -31,8 +31,12 @@ final class TypeRegistry {
     types["." + message.fullName] = TypeInfo(
       swiftName: swiftName, cType: Naming.cTypeName(message.fullName),
       cPrefix: Naming.cFunctionPrefix(message.fullName), message: message, enumDescriptor: nil)
-    for nested in message.nested { register(nested, swiftName: swiftName + "." + nestedName(nested.name)) }
-    for value in message.enums { register(value, swiftName: swiftName + "." + nestedName(value.name)) }
+    for nested in message.nested {
+      register(nested, swiftName: swiftName + "." + nestedName(nested.name, suffix: "Message"))
+    }
+    for value in message.enums {
+      register(value, swiftName: swiftName + "." + nestedName(value.name, suffix: "Enum"))
+    }
   }
 
   private func register(_ value: EnumDescriptor, swiftName: String) {
@@ -41,8 +45,10 @@ final class TypeRegistry {
       cPrefix: Naming.cFunctionPrefix(value.fullName), message: nil, enumDescriptor: value)
   }
 
-  func nestedName(_ name: String) -> String {
-    Naming.reservedTypeNames.contains(name) ? name + "Message" : name
+  /// A nested type's Swift name: `Type` would mean the metatype, so it becomes `TypeEnum` /
+  /// `TypeMessage`, as in swift-protobuf.
+  func nestedName(_ name: String, suffix: String) -> String {
+    Naming.reservedTypeNames.contains(name) ? name + suffix : name
   }
 
   subscript(typeName: String) -> TypeInfo? { types[typeName] }

@@ -3,6 +3,9 @@
 #ifndef CASSETTO_CONTRACTSC_H
 #define CASSETTO_CONTRACTSC_H
 #include <protobuf-c/protobuf-c.h>
+/* The generated Swift converts every field, deprecated ones too: no warnings for those. */
+#undef PROTOBUF_C__DEPRECATED
+#define PROTOBUF_C__DEPRECATED
 #include "cassetto/testing/v1/features.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/compiler/plugin.pb-c.h"
