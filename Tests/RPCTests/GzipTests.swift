@@ -30,8 +30,9 @@ struct GzipTests {
     }
     // A failure leaves the decompressor usable.
     #expect(throws: GzipError.self) { try decompressor.decompress([1, 2, 3, 4], limit: 10) }
-    #expect(try decompressor.decompress(try compressor.compress(Self.text), limit: 1 << 20)
-      == Self.text)
+    #expect(
+      try decompressor.decompress(try compressor.compress(Self.text), limit: 1 << 20)
+        == Self.text)
   }
 
   @Test func concurrentCallsShareThePoolSafely() async throws {
@@ -64,7 +65,10 @@ struct GzipTests {
     let compressed = try Gzip.compress(Self.text)
     let decoded = try run(
       "/usr/bin/env",
-      ["python3", "-c", "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))"],
+      [
+        "python3", "-c",
+        "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
+      ],
       stdin: compressed)
     #expect(decoded == Self.text)
   }
@@ -154,7 +158,8 @@ private func run(_ path: String, _ arguments: [String], stdin: [UInt8] = []) thr
   let data = output.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   guard process.terminationStatus == 0 else {
-    throw CommandFailed(command: arguments.joined(separator: " "), status: process.terminationStatus)
+    throw CommandFailed(
+      command: arguments.joined(separator: " "), status: process.terminationStatus)
   }
   return Array(data)
 }

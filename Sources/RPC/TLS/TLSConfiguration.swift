@@ -1,8 +1,8 @@
 /// A TLS protocol version Cassetto accepts. Only TLS 1.2 and 1.3 are ever negotiated
 /// (HTTP/2 requires at least TLS 1.2, RFC 9113 §9.2).
 public enum TLSVersion: Sendable, Hashable {
-  case v1_2
-  case v1_3
+  case tlsv12
+  case tlsv13
 }
 
 /// How a server terminates TLS: its certificate, and whether (and against which CA) it
@@ -35,7 +35,7 @@ public struct TLSServerConfiguration: Sendable, Hashable {
 
   public init(
     certificateChainFile: String, privateKeyFile: String, clientCAFile: String? = nil,
-    requireClientCertificate: Bool = false, minimumVersion: TLSVersion = .v1_2,
+    requireClientCertificate: Bool = false, minimumVersion: TLSVersion = .tlsv12,
     requireALPN: Bool = true
   ) {
     self.certificateChainFile = certificateChainFile
@@ -71,12 +71,12 @@ public struct TLSClientConfiguration: Sendable, Hashable {
   /// non-gRPC client. The handshake fails unless the server selects `h2`, when offered.
   var offeredALPN: [String] = ["h2"]
   /// The newest version offered; tests lower it to exercise TLS 1.2.
-  var maximumVersion: TLSVersion = .v1_3
+  var maximumVersion: TLSVersion = .tlsv13
 
   public init(
     trustRootsFile: String? = nil, certificateChainFile: String? = nil,
     privateKeyFile: String? = nil, serverName: String? = nil, verifyPeer: Bool = true,
-    minimumVersion: TLSVersion = .v1_2
+    minimumVersion: TLSVersion = .tlsv12
   ) {
     self.trustRootsFile = trustRootsFile
     self.certificateChainFile = certificateChainFile

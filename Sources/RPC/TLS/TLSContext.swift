@@ -130,11 +130,11 @@ public final class TLSContext: @unchecked Sendable {
   }
 
   private static func applyCommonPolicy(
-    _ ctx: OpaquePointer, minimumVersion: TLSVersion, maximumVersion: TLSVersion = .v1_3
+    _ ctx: OpaquePointer, minimumVersion: TLSVersion, maximumVersion: TLSVersion = .tlsv13
   ) throws {
     ERR_clear_error()
     func wire(_ version: TLSVersion) -> Int32 {
-      version == .v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION
+      version == .tlsv13 ? TLS1_3_VERSION : TLS1_2_VERSION
     }
     guard cassetto_SSL_CTX_set_min_proto_version(ctx, wire(minimumVersion)) == 1,
       cassetto_SSL_CTX_set_max_proto_version(ctx, wire(maximumVersion)) == 1
@@ -145,7 +145,8 @@ public final class TLSContext: @unchecked Sendable {
       throw TLSError.fromQueue(.configuration, "cannot set the TLS 1.2 cipher list")
     }
     _ = SSL_CTX_set_options(
-      ctx, cassetto_SSL_OP_NO_RENEGOTIATION() | cassetto_SSL_OP_NO_COMPRESSION()
+      ctx,
+      cassetto_SSL_OP_NO_RENEGOTIATION() | cassetto_SSL_OP_NO_COMPRESSION()
         | cassetto_SSL_OP_CIPHER_SERVER_PREFERENCE())
     // Idle connections give their 34 KiB of read/write buffers back.
     _ = cassetto_SSL_CTX_set_mode(ctx, Int(SSL_MODE_RELEASE_BUFFERS))

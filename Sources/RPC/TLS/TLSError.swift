@@ -63,7 +63,8 @@ struct OpenSSLErrorQueue {
     for code in codes {
       var buffer = [CChar](repeating: 0, count: 256)
       ERR_error_string_n(code, &buffer, buffer.count)
-      let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      let line = String(
+        decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       if !lines.contains(line) { lines.append(line) }
     }
     return lines.joined(separator: "; ")

@@ -215,7 +215,8 @@ public final class TLSSession {
     var length: UInt32 = 0
     SSL_get0_alpn_selected(ssl, &data, &length)
     if let data, length > 0 {
-      negotiatedALPN = String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+      negotiatedALPN = String(
+        decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
     if role == .client && context.requiresH2 && negotiatedALPN != "h2" {
       // The server ignored our ALPN offer: it does not speak HTTP/2 over TLS.
@@ -304,7 +305,8 @@ public final class TLSSession {
       let queue = errors.text
       let error: TLSError
       if errors.reasons.contains(SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-        error = TLSError(kind: .connection, message: "the peer closed the connection without close_notify")
+        error = TLSError(
+          kind: .connection, message: "the peer closed the connection without close_notify")
       } else {
         error = TLSError(kind: .connection, message: queue.isEmpty ? "read failed" : queue)
       }
