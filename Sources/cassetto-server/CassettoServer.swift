@@ -1,0 +1,153 @@
+import ArgumentParser
+import Dispatch
+import Interop
+import RPC
+import SideServices
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `cassetto-server`: serves Cassetto's gRPC services over HTTP/2 (h2c or TLS).
+@main
+struct CassettoServer: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cassetto-server",
+    abstract: "Cassetto: the contributor's social-security drawer, as a standard gRPC server.",
+    discussion: """
+      Speaks gRPC over HTTP/2: cleartext (h2c) by default, TLS 1.2/1.3 with ALPN h2 when \
+      --tls-cert and --tls-key are given, mutual TLS when --tls-client-ca is also given. \
+      Always serves grpc.health.v1.Health and server reflection (grpc.reflection.v1 and \
+      v1alpha). SIGTERM or SIGINT drains in-flight calls (GOAWAY) for --shutdown-grace \
+      seconds, then exits.
+      """
+  )
+
+  @Option(help: "Address to listen on, HOST:PORT. Port 0 picks a free port.")
+  var listen: String = "127.0.0.1:50051"
+
+  @Option(help: "PEM certificate chain; with --tls-key turns TLS on (ALPN h2).")
+  var tlsCert: String?
+
+  @Option(help: "PEM private key of --tls-cert.")
+  var tlsKey: String?
+
+  @Option(help: "PEM CA bundle; clients must present a certificate it signed (mutual TLS).")
+  var tlsClientCa: String?
+
+  @Option(help: "Directory for the database, spool and development keys.")
+  var dataDir: String = "./data"
+
+  @Flag(help: "Also serve the gRPC interop service grpc.testing.TestService.")
+  var interop = false
+
+  @Option(help: "Event-loop threads (default: one per core).")
+  var eventLoops: Int?
+
+  @Option(help: "Largest request message accepted, in bytes (gRPC default 4 MiB).")
+  var maxReceiveMessageSize: Int = 4 * 1024 * 1024
+
+  @Option(help: "Maximum concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).")
+  var maxConcurrentStreams: Int = 100
+
+  @Option(help: "Largest request header list, in bytes; larger ones reset the stream.")
+  var maxHeaderListSize: Int = 16 * 1024
+
+  @Option(help: "Seconds an idle connection is kept before GOAWAY.")
+  var idleTimeout: Int = 300
+
+  @Option(help: "Seconds in-flight calls may take to finish after SIGTERM/SIGINT.")
+  var shutdownGrace: Int = 10
+
+  func validate() throws {
+    guard (try? ListenAddress(listen)) != nil else {
+      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'")
+    }
+    if (tlsCert == nil) != (tlsKey == nil) {
+      throw ValidationError("--tls-cert and --tls-key go together")
+    }
+    if tlsClientCa != nil && tlsCert == nil {
+      throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key")
+    }
+    if maxReceiveMessageSize < 1024 { throw ValidationError("--max-receive-message-size must be ≥ 1024") }
+    if maxConcurrentStreams < 1 { throw ValidationError("--max-concurrent-streams must be ≥ 1") }
+    if maxHeaderListSize < 1024 { throw ValidationError("--max-header-list-size must be ≥ 1024") }
+    if let eventLoops, eventLoops < 1 { throw ValidationError("--event-loops must be ≥ 1") }
+  }
+
+  func run() async throws {
+    let address = try ListenAddress(listen)
+    var configuration = ServerConfiguration(host: address.host, port: address.port)
+    if let eventLoops { configuration.eventLoopCount = eventLoops }
+    configuration.maxReceiveMessageSize = maxReceiveMessageSize
+    configuration.maxConcurrentStreams = maxConcurrentStreams
+    configuration.maxHeaderListSize = maxHeaderListSize
+    configuration.idleTimeout = .seconds(idleTimeout)
+    if let tlsCert, let tlsKey {
+      configuration.tls = TLSServerConfiguration(
+        certificateChainFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: tlsClientCa,
+        requireClientCertificate: tlsClientCa != nil)
+    }
+
+    var services: [ServiceDefinition] = []
+    if interop { services.append(InteropTestService().serviceDefinition) }
+    let health = HealthService()
+    services.append(health.serviceDefinition)
+    services.append(contentsOf: ReflectionService.definitions(serving: services))
+
+    let server = try Server(configuration: configuration, services: services)
+    try server.start()
+    for service in services { health.setStatus(.serving, forService: service.name) }
+    print("cassetto-server listening on \(address.host):\(server.localPort)")
+    flushStandardOutput()
+
+    let grace = Duration.seconds(shutdownGrace)
+    let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) {
+      health.enterShutdown()
+      Task { await server.shutdown(gracePeriod: grace) }
+    }
+    await server.waitUntilStopped()
+    signals.cancel()
+  }
+}
+
+/// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.
+struct ListenAddress {
+  var host: String
+  var port: Int
+
+  init(_ text: String) throws {
+    guard let colon = text.lastIndex(of: ":") else { throw ValidationError("missing port") }
+    var host = String(text[..<colon])
+    guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+      throw ValidationError("bad port")
+    }
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard !host.isEmpty else { throw ValidationError("missing host") }
+    self.host = host
+    self.port = port
+  }
+}
+
+func flushStandardOutput() {
+  fflush(nil)  // all output streams: stdout is shared C state Swift 6 won't name
+}
+
+/// Runs `action` once when one of `signals` arrives; the default action of those signals is
+/// disabled while the watcher lives.
+final class SignalWatcher {
+  private let sources: [any DispatchSourceSignal]
+
+  init(signals: [Int32], action: @escaping @Sendable () -> Void) {
+    let queue = DispatchQueue(label: "cassetto.signals")
+    sources = signals.map { number in
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+      source.setEventHandler(handler: action)
+      source.resume()
+      return source
+    }
+  }
+
+  func cancel() { sources.forEach { $0.cancel() } }
+}

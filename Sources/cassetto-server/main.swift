@@ -1,1 +1,0 @@
-print("cassetto-server: not yet")
