@@ -57,3 +57,25 @@ struct TLSConfigurationTests {
     _ = try TLSContext(client: TLSClientConfiguration())
   }
 }
+
+extension TLSConfigurationTests {
+  @Test func encryptedPrivateKeyIsRefusedWithoutPrompting() throws {
+    let certs = try TLSTestCertificates.get()
+    let encrypted = certs.path("server-encrypted.key")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+      "openssl", "pkey", "-in", certs.serverKeyFile, "-aes256", "-passout", "pass:secret",
+      "-out", encrypted,
+    ]
+    try process.run()
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0)
+    let error = #expect(throws: TLSError.self) {
+      try TLSContext(
+        server: TLSServerConfiguration(
+          certificateChainFile: certs.serverChainFile, privateKeyFile: encrypted))
+    }
+    #expect(error?.message.contains("privateKeyFile '\(encrypted)'") == true)
+  }
+}

@@ -156,16 +156,20 @@ public final class TLSContext: @unchecked Sendable {
     _ ctx: OpaquePointer, chain: String, key: String, what: String
   ) throws {
     ERR_clear_error()
+    // An encrypted key must fail to load, not make OpenSSL prompt on the terminal.
+    SSL_CTX_set_default_passwd_cb(ctx, refusePassphrase)
     guard SSL_CTX_use_certificate_chain_file(ctx, chain) == 1 else {
       throw TLSError.fromQueue(
         .configuration, "cannot load the \(what) certificateChainFile '\(chain)'")
     }
     guard SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 else {
       let errors = OpenSSLErrorQueue.drain()
-      let problem =
-        errors.reasons.contains(X509_R_KEY_VALUES_MISMATCH)
-        ? "the \(what) privateKeyFile '\(key)' does not match the certificate in '\(chain)'"
-        : "cannot load the \(what) privateKeyFile '\(key)'"
+      let problem: String
+      if errors.reasons.contains(X509_R_KEY_VALUES_MISMATCH) {
+        problem = "the \(what) privateKeyFile '\(key)' does not match the certificate in '\(chain)'"
+      } else {
+        problem = "cannot load the \(what) privateKeyFile '\(key)' (PEM, unencrypted)"
+      }
       throw TLSError(kind: .configuration, message: "\(problem): \(errors.text)")
     }
     guard SSL_CTX_check_private_key(ctx) == 1 else {
@@ -174,6 +178,14 @@ public final class TLSContext: @unchecked Sendable {
         "the \(what) privateKeyFile '\(key)' does not match the certificate in '\(chain)'")
     }
   }
+}
+
+/// Passphrase callback that supplies none: encrypted private keys are not supported.
+private func refusePassphrase(
+  _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32, _ rwflag: Int32,
+  _ argument: UnsafeMutableRawPointer?
+) -> Int32 {
+  0
 }
 
 /// ALPN selection on the server: `h2` if the client offers it, otherwise a fatal
