@@ -9,6 +9,7 @@ let systemLibraries: [Target] = [
   .systemLibrary(
     name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
   .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+  .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 ]
 
 let package = Package(
@@ -33,6 +34,13 @@ let package = Package(
       name: "RPC",
       dependencies: ["CNGHTTP2", "COpenSSL", "CProtobufC", "CZlib"]
     ),
+    // Storage: one interface, the SQLite engine (embedded default); migrations, transactions,
+    // the hash-chained audit log, the outbox, idempotency keys.
+    .target(name: "Storage", dependencies: ["CSQLite"]),
+    // Cryptography on OpenSSL: JWT (ES256, EdDSA) verification and signing, keys, HMAC, CSPRNG.
+    .target(name: "Security", dependencies: ["COpenSSL"]),
+    // Input validation at the boundary: codice fiscale, partita IVA, e-mail, PEC, phone, sede.
+    .target(name: "Validation"),
     // Generated Swift for every contract (tools/generate, committed).
     .target(name: "Contracts", dependencies: ["ContractsC", "RPC"]),
     // grpc.health.v1 and server reflection (v1 and v1alpha).
@@ -53,6 +61,9 @@ let package = Package(
     ),
     .testTarget(name: "RPCTests", dependencies: ["RPC", "Contracts", "Interop", "SideServices"]),
     .testTarget(name: "ContractsTests", dependencies: ["Contracts", "RPC"]),
+    .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+    .testTarget(name: "SecurityTests", dependencies: ["Security"]),
+    .testTarget(name: "ValidationTests", dependencies: ["Validation"]),
   ],
   swiftLanguageModes: [.v6]
 )

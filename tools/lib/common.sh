@@ -2,7 +2,7 @@
 
 # The Debian packages the build needs (headers and code generators).
 CASSETTO_BUILD_PACKAGES=(
-  pkg-config libnghttp2-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
+  pkg-config libnghttp2-dev libssl-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
   protobuf-compiler libprotobuf-dev libprotoc-dev zlib1g-dev
 )
 
