@@ -246,6 +246,13 @@ def cmd_cpu_others(args):
         steal = max(steal, 100.0 * d[7] / total)
         parts.append("%s=%d%%" % (cpu, max(0, round(100.0 * (busy - own) / total))))
     parts.append("steal=%d%%" % round(steal))
+    if "cpu0" in a and "cpu0" in b:
+        # The server's and the client's own use of their CPU: a server below ~95% while the
+        # client is near 100% means the client, not the server, set the pace.
+        total0 = sum(y - x for x, y in zip(a["cpu0"][:8], b["cpu0"][:8])) or 1
+        total1 = sum(y - x for x, y in zip(a.get("cpu1", [0] * 8)[:8], b.get("cpu1", [0] * 8)[:8])) or 1
+        parts.append("(server %d%%, h2load %d%%)" % (round(100.0 * (b["pid"][0] - a["pid"][0]) / total0),
+                                                    round(100.0 * args.client_seconds * hz / total1)))
     print(" ".join(parts))
 
 
@@ -327,11 +334,17 @@ def cmd_table(args):
         rows = list(csv.DictReader(f, delimiter="\t"))
     ours = next((r for r in rows if r["server"] == "cassetto" and r["status"] != "unavailable"
                  and r["req_per_s"]), None)
-    header = ["server", "req/s", "c1m1 mean", "c1m1 p99", "peak RSS", "our ratio (req/s, mean)"]
+    header = ["server", "req/s", "c1m1 mean", "c1m1 p99", "peak RSS", "our ratio (req/s, mean)",
+              "other work cpu0/cpu1"]
+
+    def others(r):
+        m = re.search(r"cpu0=(\d+)%.*cpu1=(\d+)%", r.get("other_cpu") or "")
+        return "%s%%/%s%%" % m.groups() if m else "—"
+
     table = []
     for r in rows:
         if r["status"] == "unavailable":
-            table.append([r["label"], "—", "—", "—", "—", "not available"])
+            table.append([r["label"], "—", "—", "—", "—", "not available", "—"])
             continue
         if ours is None or not r["req_per_s"]:
             ratio = "—"
@@ -345,9 +358,9 @@ def cmd_table(args):
         if r["status"] != "ok":
             ratio += " (%s)" % r["status"].upper()
         table.append([r["label"], r["req_per_s"] or "—", _fmt_us(r["c1m1_mean_us"]),
-                      _fmt_us(r["c1m1_p99_us"]), _fmt_mb(r["peak_rss_kb"]), ratio])
+                      _fmt_us(r["c1m1_p99_us"]), _fmt_mb(r["peak_rss_kb"]), ratio, others(r)])
     widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
-    right = [False, True, True, True, True, False]
+    right = [False, True, True, True, True, False, True]
 
     def line(cells):
         return "| " + " | ".join(c.rjust(w) if rj else c.ljust(w)
