@@ -196,6 +196,23 @@ struct TLSSessionTests {
     #expect(last == .closed)
   }
 
+  @Test func afterShutdownTheClientStillReadsUntilThePeerCloses() throws {
+    let certs = try TLSTestCertificates.get()
+    let pair = try TLSTestPair(
+      server: certs.serverConfiguration(), client: certs.clientConfiguration())
+    _ = pair.handshake()
+    pair.client.shutdown()
+    pair.shuttle()
+    #expect(pair.drain(pair.server).last == .closed)
+    // The server finishes what it was sending, then closes its side too.
+    try pair.server.writePlaintext(Array("last words".utf8))
+    pair.server.shutdown()
+    pair.shuttle()
+    let (bytes, last) = pair.drain(pair.client)
+    #expect(bytes == Array("last words".utf8))
+    #expect(last == .closed)
+  }
+
   @Test func endOfFileWithoutCloseNotifyIsATruncation() throws {
     let certs = try TLSTestCertificates.get()
     let pair = try TLSTestPair(

@@ -59,6 +59,8 @@ public final class TLSSession {
   /// Plaintext written before the handshake completed.
   private var pendingPlaintext: [UInt8] = []
   private var failure: TLSError?
+  /// ``shutdown()`` was called: our `close_notify` is queued, no more writes.
+  private var isShutDown = false
 
   public private(set) var isHandshakeComplete = false
   /// The ALPN protocol agreed on (always `"h2"` after a successful handshake with the
@@ -345,6 +347,9 @@ public final class TLSSession {
   /// - Throws: ``TLSError`` if the connection already failed or was shut down.
   public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws {
     if let failure { throw failure }
+    if isShutDown {
+      throw TLSError(kind: .connection, message: "write after shutdown()")
+    }
     guard bytes.count > 0 else { return }
     if !isHandshakeComplete {
       pendingPlaintext.append(contentsOf: bytes)
@@ -377,14 +382,15 @@ public final class TLSSession {
   // MARK: - Closing
 
   /// Starts a clean close: queues `close_notify` (take it with ``takeCiphertext(into:)``,
-  /// send it, then close the socket). Writes fail afterwards. Does nothing after a failure
-  /// or before the handshake completed.
+  /// send it, then close the socket, or keep reading until the peer's own `close_notify`
+  /// shows up as ``ReadResult/closed``). Writes fail afterwards; reads go on. Does nothing
+  /// after a failure, a second time, or before the handshake completed.
   public func shutdown() {
-    guard failure == nil, isHandshakeComplete else { return }
+    guard failure == nil, isHandshakeComplete, !isShutDown else { return }
+    isShutDown = true
     ERR_clear_error()
     _ = SSL_shutdown(ssl)
     ERR_clear_error()
-    failure = TLSError(kind: .connection, message: "the session was shut down")
   }
 
   // MARK: - Helpers
