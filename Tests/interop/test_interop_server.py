@@ -50,10 +50,13 @@ def server(request, launch_cassetto):
 
 
 @pytest.fixture(autouse=True)
-def server_survives(server):
+def server_survives(request):
     """Whatever a case does to it, the server must still be up afterwards."""
     yield
-    assert server.is_running(), f"cassetto-server died:\n{server.log()}"
+    for name in ("server", "mtls_server"):
+        if name in request.fixturenames:
+            running = request.getfixturevalue(name)
+            assert running.is_running(), f"cassetto-server died:\n{running.log()}"
 
 
 @pytest.fixture
@@ -590,3 +593,41 @@ def test_unsupported_response_type_is_invalid_argument(stub, pb):
 def test_negative_response_size_is_invalid_argument(stub, pb):
     expect_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UnaryCall,
                      pb.SimpleRequest(response_size=-1), timeout=CALL_TIMEOUT)
+
+
+# --------------------------------------------------------------------------------------------
+# Mutual TLS (--tls-client-ca): grpcio presenting, or not, a client certificate
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mtls_server(launch_cassetto):
+    with launch_cassetto("--interop", tls=True, client_ca=True) as running:
+        yield running
+
+
+def test_mutual_tls_serves_a_client_with_a_certificate_from_the_ca(mtls_server, interop_stubs, pb):
+    with mtls_server.channel(client_cert=True) as ch:
+        stub = interop_stubs.test_pb2_grpc.TestServiceStub(ch)
+        response = stub.UnaryCall(large_unary_request(pb), timeout=CALL_TIMEOUT)
+        assert_zero_payload(response.payload, 314159, pb)
+
+
+def test_mutual_tls_refuses_a_client_without_certificate(mtls_server, interop_stubs, empty_pb):
+    with mtls_server.channel() as ch:
+        stub = interop_stubs.test_pb2_grpc.TestServiceStub(ch)
+        expect_rpc_error(grpc.StatusCode.UNAVAILABLE, stub.EmptyCall, empty_pb.Empty(),
+                         timeout=5)
+
+
+def test_mutual_tls_refuses_a_certificate_from_another_ca(mtls_server, interop_stubs, empty_pb):
+    certs = mtls_server.certs
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(certs / "ca.pem").read_bytes(),
+        private_key=(certs / "other-client.key").read_bytes(),
+        certificate_chain=(certs / "other-client.pem").read_bytes())
+    options = [("grpc.ssl_target_name_override", mtls_server.tls_server_name)]
+    with grpc.secure_channel(mtls_server.address, credentials, options=options) as ch:
+        stub = interop_stubs.test_pb2_grpc.TestServiceStub(ch)
+        expect_rpc_error(grpc.StatusCode.UNAVAILABLE, stub.EmptyCall, empty_pb.Empty(),
+                         timeout=5)
