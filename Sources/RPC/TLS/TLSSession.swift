@@ -254,7 +254,8 @@ public final class TLSSession {
     var queue = errors.text
     // Classify by the verification result first: it is the most specific.
     let verify = SSL_get_verify_result(ssl)
-    if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
+    let verifying = SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER != 0
+    if verifying, verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
       let detail = String(cString: text)
       return TLSError(
         kind: .certificateVerification,
