@@ -97,3 +97,34 @@ struct TLSRobustnessTests {
     #expect(failures > 0)
   }
 }
+
+extension TLSRobustnessTests {
+  @Test func oneContextServesManyConnectionsInParallel() async throws {
+    let certs = try TLSTestCertificates.get()
+    let serverContext = try TLSContext(server: certs.serverConfiguration())
+    let clientContext = try TLSContext(client: certs.clientConfiguration())
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+      for index in 0..<16 {
+        group.addTask {
+          let server = try TLSSession(context: serverContext)
+          let client = try TLSSession(context: clientContext, serverHostname: "localhost")
+          let message = Array("connection \(index)".utf8)
+          try client.writePlaintext(message)
+          var received: [UInt8] = []
+          for _ in 0..<10 {
+            _ = client.handshake()
+            var bytes: [UInt8] = []
+            client.takeCiphertext(into: &bytes)
+            server.feedCiphertext(bytes)
+            _ = server.readPlaintext(into: &received)
+            bytes.removeAll()
+            server.takeCiphertext(into: &bytes)
+            client.feedCiphertext(bytes)
+          }
+          return received == message && server.negotiatedALPN == "h2"
+        }
+      }
+      for try await ok in group { #expect(ok) }
+    }
+  }
+}
