@@ -84,6 +84,17 @@ enum EchoService {
             try await Task.sleep(for: .seconds(30))
           case "compress":
             context.compressResponses = true
+          case "slow":
+            try await Task.sleep(for: .milliseconds(700))
+          case "peer":
+            let peer = context.peer
+            return EchoText(
+              "secure=\(peer.isSecure) cn=\(peer.clientCertificate?.commonName ?? "-")")
+          case "shutdown":
+            guard let trigger = context.requestMetadata.firstString(forKey: "x-trigger"),
+              let server = ShutdownTriggers.server(trigger)
+            else { throw RPCError(.failedPrecondition, "no server to shut down") }
+            Task { await server.shutdown(gracePeriod: .seconds(5)) }
           default:
             break
           }
@@ -118,6 +129,16 @@ enum EchoService {
   }
 }
 
+/// Servers that the Echo service's `shutdown` request may stop, by name (the `x-trigger`
+/// request metadata), so a remote client can start a graceful shutdown mid-test.
+enum ShutdownTriggers {
+  private static let servers = Mutex<[String: Server]>([:])
+  static func register(_ server: Server, as name: String) {
+    servers.withLock { $0[name] = server }
+  }
+  static func server(_ name: String) -> Server? { servers.withLock { $0[name] } }
+}
+
 /// Starts a server with ``EchoService`` on an ephemeral loopback port, runs `body`, then
 /// shuts the server down.
 func withEchoServer(
@@ -144,7 +165,9 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// Runs a pytest file of `Tests/interop` against `port`; returns (exit code, output).
 /// `nil` when the test venv is missing (`python3 -m venv .venv-test && .venv-test/bin/pip
 /// install grpcio grpcio-tools protobuf h2 pytest`).
-func runPytest(_ file: String, port: Int, extraArguments: [String] = []) throws -> (Int32, String)? {
+func runPytest(
+  _ file: String, port: Int, extraArguments: [String] = [], environment extra: [String: String] = [:]
+) throws -> (Int32, String)? {
   let python = repositoryRoot.appendingPathComponent(".venv-test/bin/python")
   guard FileManager.default.isExecutableFile(atPath: python.path) else { return nil }
   let process = Process()
@@ -154,6 +177,7 @@ func runPytest(_ file: String, port: Int, extraArguments: [String] = []) throws 
   process.currentDirectoryURL = repositoryRoot
   var environment = ProcessInfo.processInfo.environment
   environment["CASSETTO_SERVER_TEST_PORT"] = String(port)
+  environment.merge(extra) { $1 }
   process.environment = environment
   let pipe = Pipe()
   process.standardOutput = pipe
@@ -162,4 +186,20 @@ func runPytest(_ file: String, port: Int, extraArguments: [String] = []) throws 
   let data = pipe.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Writes throw-away certificates with `tools/make-test-certs` into a fresh temporary
+/// directory and returns its path.
+func makeTestCertificates() throws -> String {
+  let directory = FileManager.default.temporaryDirectory
+    .appendingPathComponent("cassetto-server-certs-\(UInt64.random(in: 0...UInt64.max))").path
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/bin/bash")
+  process.arguments = [repositoryRoot.appendingPathComponent("tools/make-test-certs").path, directory]
+  try process.run()
+  process.waitUntilExit()
+  guard process.terminationStatus == 0 else {
+    throw RPCError(.internal, "tools/make-test-certs failed")
+  }
+  return directory
 }

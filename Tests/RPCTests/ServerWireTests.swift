@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 
 @testable import RPC
@@ -28,4 +29,88 @@ import Testing
       #expect(status == 0, "\(output)")
     }
   }
+}
+
+/// TLS (ALPN h2, mutual TLS) and graceful shutdown, seen from grpcio and raw h2 clients.
+@Suite(.serialized) struct ServerLifecycleWireTests {
+  @Test func tlsWithClientCertificatesServesGRPCIO() async throws {
+    let certificates = try makeTestCertificates()
+    try await withEchoServer({ configuration in
+      configuration.tls = TLSServerConfiguration(
+        certificateChainFile: certificates + "/server.pem",
+        privateKeyFile: certificates + "/server.key",
+        clientCAFile: certificates + "/ca.pem")
+    }) { server in
+      guard
+        let (status, output) = try runPytest(
+          "test_server_tls.py", port: server.localPort,
+          environment: ["CASSETTO_SERVER_TEST_CERTS": certificates])
+      else {
+        Issue.record("missing .venv-test")
+        return
+      }
+      #expect(status == 0, "\(output)")
+    }
+  }
+
+  @Test func gracefulShutdownFinishesInFlightCallsThenStops() async throws {
+    let server = try Server(
+      configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 2),
+      services: [EchoService.definition()])
+    try server.start()
+    let name = "graceful-\(server.localPort)"
+    ShutdownTriggers.register(server, as: name)
+    guard
+      let (status, output) = try runPytest(
+        "test_server_shutdown.py", port: server.localPort,
+        environment: ["CASSETTO_SERVER_TEST_TRIGGER": name])
+    else {
+      Issue.record("missing .venv-test")
+      await server.shutdown(gracePeriod: .zero)
+      return
+    }
+    #expect(status == 0, "\(output)")
+    // The shutdown the client triggered completes on its own.
+    await server.waitUntilStopped()
+  }
+
+  @Test func shutdownOfAnIdleServerReturnsAndClosesTheListener() async throws {
+    let server = try Server(
+      configuration: ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 3),
+      services: [EchoService.definition()])
+    try server.start()
+    let port = server.localPort
+    #expect(port > 0)
+    #expect(canConnect(port: port))
+    await server.shutdown(gracePeriod: .seconds(1))
+    await server.waitUntilStopped()
+    #expect(!canConnect(port: port), "a listener is still open after shutdown")
+  }
+
+  @Test func duplicateMethodsAndBadConfigurationAreRefused() {
+    #expect(throws: ServerConfigurationError.self) {
+      _ = try Server(
+        configuration: ServerConfiguration(), services: [EchoService.definition(), EchoService.definition()])
+    }
+    #expect(throws: ServerConfigurationError.self) {
+      _ = try Server(configuration: ServerConfiguration(eventLoopCount: 0), services: [])
+    }
+  }
+}
+
+/// Whether a TCP connection to 127.0.0.1:`port` is accepted.
+func canConnect(port: Int) -> Bool {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return false }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = UInt16(port).bigEndian
+  address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+  let rc = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  return rc == 0
 }
