@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Cassetto_Testing_V1_Scalars: ProtoMessage, Equatable {
   public var doubleValue: Double = 0

@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Google_Protobuf_Compiler_Version: ProtoMessage, Equatable {
   public var major: Int32? = nil

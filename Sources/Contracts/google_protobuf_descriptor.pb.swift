@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Google_Protobuf_FileDescriptorSet: ProtoMessage, Equatable {
   public var file: [Google_Protobuf_FileDescriptorProto] = []

@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Google_Protobuf_Timestamp: ProtoMessage, Equatable {
   public var seconds: Int64 = 0

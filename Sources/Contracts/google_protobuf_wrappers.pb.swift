@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Google_Protobuf_DoubleValue: ProtoMessage, Equatable {
   public var value: Double = 0

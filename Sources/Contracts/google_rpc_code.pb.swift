@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public enum Google_Rpc_Code: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32

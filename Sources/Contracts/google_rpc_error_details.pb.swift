@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Google_Rpc_ErrorInfo: ProtoMessage, Equatable {
   public var reason: String = ""

@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Grpc_Health_V1_HealthCheckRequest: ProtoMessage, Equatable {
   public var service: String = ""

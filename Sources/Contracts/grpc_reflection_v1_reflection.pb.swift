@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatable {
   public var host: String = ""

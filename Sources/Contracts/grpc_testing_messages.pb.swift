@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 public struct Grpc_Testing_BoolValue: ProtoMessage, Equatable {
   public var value: Bool = false

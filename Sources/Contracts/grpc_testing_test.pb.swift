@@ -3,7 +3,7 @@
 
 import CProtobufC
 import ContractsC
-import RPC
+@_spi(ProtobufC) import RPC
 
 /// `grpc.testing.TestService`: its name and methods.
 public enum Grpc_Testing_TestService {

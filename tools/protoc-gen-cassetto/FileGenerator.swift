@@ -12,7 +12,7 @@ struct FileGenerator {
     p.line()
     p.line("import CProtobufC")
     p.line("import ContractsC")
-    p.line("import RPC")
+    p.line("@_spi(ProtobufC) import RPC")
 
     let prefix = Naming.swiftPrefix(package: file.package)
     let messages = MessageGenerator(registry: registry)

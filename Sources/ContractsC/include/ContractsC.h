@@ -6,6 +6,8 @@
 /* The generated Swift converts every field, deprecated ones too: no warnings for those. */
 #undef PROTOBUF_C__DEPRECATED
 #define PROTOBUF_C__DEPRECATED
+#include "cassetto/common/v1/common.pb-c.h"
+#include "cassetto/identity/v1/identity.pb-c.h"
 #include "cassetto/testing/v1/features.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/compiler/plugin.pb-c.h"

@@ -1,8 +1,11 @@
 import CProtobufC
 
 // The protobuf-c glue that generated message types (Sources/Contracts) build on. Only
-// generated code and this file touch protobuf-c pointers; everything is `package`, so none
-// of it is visible above `Contracts`.
+// generated code and this file touch protobuf-c pointers. Nothing here is visible above
+// `Contracts`: the protocol is `package`, and the helpers that generated code calls in its
+// hot loops are SPI (`@_spi(ProtobufC) import RPC`) rather than `package` because Swift 6.3
+// does not inline or specialise `@inlinable package` functions across modules, and
+// unspecialised generic calls cost several times the C packing itself.
 
 /// A generated message type whose wire format is handled by a protoc-c struct.
 ///
@@ -38,6 +41,7 @@ extension ProtobufCBacked {
   }
 
   /// Appends the wire format to `buffer` (``ProtoMessage/serialize(into:)``).
+  @inlinable
   package func protobufCSerialize(into buffer: inout [UInt8]) {
     let arena = ProtobufCArena()
     let c = protobufCMake(arena: arena)
@@ -52,6 +56,7 @@ extension ProtobufCBacked {
   }
 
   /// Decodes the wire format (``ProtoMessage/init(serializedBytes:)``).
+  @inlinable
   package init(protobufCBytes bytes: UnsafeRawBufferPointer) throws {
     let descriptor = Self.protobufCDescriptor
     let decoded: Self? = withNonNilBase(bytes) { base, count in
@@ -60,23 +65,45 @@ extension ProtobufCBacked {
       {
         return nil
       }
-      guard let unpacked = protobuf_c_message_unpack(descriptor, nil, count, base) else {
-        return nil
+      // protobuf-c allocates the unpacked tree in an arena: one free for the whole message.
+      return withArenaAllocator { allocator in
+        guard let unpacked = protobuf_c_message_unpack(descriptor, allocator, count, base)
+        else { return nil }
+        return Self(
+          protobufC: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CStruct.self))
       }
-      defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-      return Self(
-        protobufC: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CStruct.self))
     }
-    guard let decoded else {
-      throw ProtoDecodingError(
-        messageName: String(cString: descriptor.pointee.name))
-    }
+    guard let decoded else { throw protobufCDecodingError(descriptor) }
     self = decoded
   }
 }
 
+/// A protobuf-c allocator backed by a fresh ``ProtobufCArena`` that lives while `body` runs;
+/// its `free` does nothing (the arena frees everything at the end).
+@usableFromInline
+func withArenaAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) -> R) -> R {
+  let arena = ProtobufCArena()
+  var allocator = ProtobufCAllocator(
+    alloc: { data, size in
+      guard let data else { return nil }
+      return Unmanaged<ProtobufCArena>.fromOpaque(data).takeUnretainedValue()
+        .allocateBytes(max(size, 1), alignment: 16)
+    },
+    free: { _, _ in },
+    allocator_data: Unmanaged.passUnretained(arena).toOpaque())
+  return withExtendedLifetime(arena) { body(&allocator) }
+}
+
+@usableFromInline
+func protobufCDecodingError(
+  _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>
+) -> ProtoDecodingError {
+  ProtoDecodingError(messageName: String(cString: descriptor.pointee.name))
+}
+
 /// protobuf-c wants a non-nil pointer even for zero bytes.
-private func withNonNilBase<R>(
+@inlinable
+package func withNonNilBase<R>(
   _ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<UInt8>, Int) -> R
 ) -> R {
   if let base = bytes.baseAddress, bytes.count > 0 {
@@ -90,7 +117,8 @@ private func withNonNilBase<R>(
 /// sub-messages nest at most ``protobufCMaxDepth`` deep. protobuf-c's unpack recurses
 /// without a limit, so deeply nested input could exhaust the stack. Malformed input is left
 /// for protobuf-c to reject.
-private func nestingIsWithinLimit(
+@usableFromInline
+package func nestingIsWithinLimit(
   _ base: UnsafePointer<UInt8>, _ count: Int,
   descriptor: UnsafePointer<ProtobufCMessageDescriptor>, depth: Int
 ) -> Bool {
@@ -137,57 +165,80 @@ private func nestingIsWithinLimit(
 /// Memory for building one C message tree before packing it: bump allocation in blocks,
 /// all freed together when the arena goes away.
 ///
-/// Used by one thread for the duration of one encode; never shared.
-package final class ProtobufCArena {
-  private var blocks: [UnsafeMutableRawPointer] = []
-  private var next: UnsafeMutableRawPointer?
-  private var remaining = 0
-  private static let blockSize = 4096
+/// Used by one thread for the duration of one encode; never shared. The hot paths are
+/// `@inlinable` so that generated code gets them specialised (unspecialised generic calls
+/// across modules cost several times the C packing itself).
+@_spi(ProtobufC) public final class ProtobufCArena {
+  /// The newest block; each block's first word points to the block before it.
+  // Never accessed concurrently (one thread, no overlapping accesses): no dynamic
+  // exclusivity checks, which otherwise cost as much as the allocation.
+  @exclusivity(unchecked) @usableFromInline var lastBlock: UnsafeMutableRawPointer?
+  @exclusivity(unchecked) @usableFromInline var next: UnsafeMutableRawPointer?
+  @exclusivity(unchecked) @usableFromInline var remaining = 0
 
-  package init() {}
+  @usableFromInline static let blockSize = 2048
+  @usableFromInline static let headerSize = 16
+
+  @inlinable
+  public init() {}
 
   deinit {
-    for block in blocks { block.deallocate() }
+    var block = lastBlock
+    while let current = block {
+      block = current.load(as: UnsafeMutableRawPointer?.self)
+      current.deallocate()
+    }
   }
 
-  /// `byteCount` bytes aligned to `alignment` (at most 16), uninitialised.
-  package func allocateBytes(_ byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer {
+  /// `byteCount` bytes aligned to `alignment` (a power of two, at most 16), uninitialised.
+  @inlinable
+  public func allocateBytes(_ byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer {
     if let next {
-      let padding = (alignment - Int(bitPattern: next) & (alignment - 1)) & (alignment - 1)
-      if padding + byteCount <= remaining {
+      let padding = (alignment &- Int(bitPattern: next)) & (alignment &- 1)
+      if padding &+ byteCount <= remaining {
         let result = next + padding
         self.next = result + byteCount
-        remaining -= padding + byteCount
+        remaining &-= padding &+ byteCount
         return result
       }
     }
-    let size = max(Self.blockSize, byteCount)
+    return allocateInNewBlock(byteCount)
+  }
+
+  @usableFromInline
+  func allocateInNewBlock(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    let size = max(Self.blockSize, byteCount + Self.headerSize)
     let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-    blocks.append(block)
-    next = block + byteCount
-    remaining = size - byteCount
-    return block
+    block.storeBytes(of: lastBlock, as: UnsafeMutableRawPointer?.self)
+    lastBlock = block
+    let result = block + Self.headerSize
+    next = result + byteCount
+    remaining = size - Self.headerSize - byteCount
+    return result
   }
 
   /// Zeroed memory for one `T`.
-  package func allocate<T>(_ type: T.Type) -> UnsafeMutablePointer<T> {
+  @inlinable
+  public func allocate<T>(_ type: T.Type) -> UnsafeMutablePointer<T> {
     let raw = allocateBytes(MemoryLayout<T>.stride, alignment: MemoryLayout<T>.alignment)
     raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<T>.stride)
     return raw.assumingMemoryBound(to: T.self)
   }
 
   /// Room for `count` values of `T`, uninitialised (the caller initialises every element).
-  package func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+  @inlinable
+  public func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
     let raw = allocateBytes(
-      MemoryLayout<T>.stride * count, alignment: MemoryLayout<T>.alignment)
+      MemoryLayout<T>.stride &* count, alignment: MemoryLayout<T>.alignment)
     return raw.bindMemory(to: T.self, capacity: count)
   }
 
   /// A NUL-terminated copy of `string` (protobuf-c strings are `char *`).
-  package func string(_ string: String) -> UnsafeMutablePointer<CChar> {
+  @inlinable
+  public func string(_ string: String) -> UnsafeMutablePointer<CChar> {
     var string = string
     return string.withUTF8 { utf8 in
-      let out = allocate(CChar.self, count: utf8.count + 1)
+      let out = allocate(CChar.self, count: utf8.count &+ 1)
       if let base = utf8.baseAddress {
         UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: utf8.count)
       }
@@ -197,7 +248,8 @@ package final class ProtobufCArena {
   }
 
   /// A copy of `bytes` as protobuf-c `bytes`.
-  package func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+  @inlinable
+  public func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
     let out = allocate(UInt8.self, count: bytes.count)
     bytes.withUnsafeBufferPointer { source in
       if let base = source.baseAddress { out.initialize(from: base, count: source.count) }
@@ -206,7 +258,8 @@ package final class ProtobufCArena {
   }
 
   /// A copy of `values`, for repeated numeric fields whose Swift and C types are the same.
-  package func array<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+  @inlinable
+  public func array<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
     let out = allocate(T.self, count: values.count)
     values.withUnsafeBufferPointer { source in
       if let base = source.baseAddress { out.initialize(from: base, count: source.count) }
@@ -215,59 +268,67 @@ package final class ProtobufCArena {
   }
 
   /// `values` converted element by element, for repeated fields that need a conversion.
-  package func array<T, C>(_ values: [T], _ convert: (T) -> C) -> UnsafeMutablePointer<C> {
+  @inlinable
+  public func array<T, C>(_ values: [T], _ convert: (T) -> C) -> UnsafeMutablePointer<C> {
     let out = allocate(C.self, count: values.count)
-    for (index, value) in values.enumerated() { (out + index).initialize(to: convert(value)) }
+    var index = 0
+    for value in values {
+      (out + index).initialize(to: convert(value))
+      index &+= 1
+    }
     return out
   }
 
   /// Entries of a map field, each initialised and filled by `fill`.
-  package func mapEntries<Key, Value, Entry>(
+  @inlinable
+  public func mapEntries<Key, Value, Entry>(
     _ map: [Key: Value], initialize: (UnsafeMutablePointer<Entry>) -> Void,
     fill: (UnsafeMutablePointer<Entry>, Key, Value) -> Void
   ) -> UnsafeMutablePointer<UnsafeMutablePointer<Entry>?> {
     let out = allocate(UnsafeMutablePointer<Entry>?.self, count: map.count)
-    for (index, (key, value)) in map.enumerated() {
+    var index = 0
+    for (key, value) in map {
       let entry = allocate(Entry.self)
       initialize(entry)
       fill(entry, key, value)
       (out + index).initialize(to: entry)
+      index &+= 1
     }
     return out
   }
 }
 
 /// Reading values out of unpacked protobuf-c structs.
-package enum ProtobufCRead {
+@_spi(ProtobufC) public enum ProtobufCRead {
   /// A `char *` field: `nil` (absent) reads as "".
   @inlinable
-  package static func string(_ pointer: UnsafePointer<CChar>?) -> String {
+  public static func string(_ pointer: UnsafePointer<CChar>?) -> String {
     guard let pointer else { return "" }
     return String(cString: pointer)
   }
 
   /// A proto2 optional `char *` field: `nil` when absent.
   @inlinable
-  package static func optionalString(_ pointer: UnsafePointer<CChar>?) -> String? {
+  public static func optionalString(_ pointer: UnsafePointer<CChar>?) -> String? {
     pointer.map { String(cString: $0) }
   }
 
   @inlinable
-  package static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+  public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
     guard data.len > 0, let base = data.data else { return [] }
     return Array(UnsafeBufferPointer(start: base, count: data.len))
   }
 
   /// A repeated numeric field whose Swift and C types are the same.
   @inlinable
-  package static func array<T>(_ pointer: UnsafePointer<T>?, _ count: Int) -> [T] {
+  public static func array<T>(_ pointer: UnsafePointer<T>?, _ count: Int) -> [T] {
     guard count > 0, let pointer else { return [] }
     return Array(UnsafeBufferPointer(start: pointer, count: count))
   }
 
   /// A repeated field converted element by element.
   @inlinable
-  package static func array<C, T>(
+  public static func array<C, T>(
     _ pointer: UnsafePointer<C>?, _ count: Int, _ convert: (C) -> T
   ) -> [T] {
     guard count > 0, let pointer else { return [] }
@@ -276,7 +337,7 @@ package enum ProtobufCRead {
 
   /// A map field: the entries' keys and values (a later duplicate key wins, as on the wire).
   @inlinable
-  package static func map<Entry, Key: Hashable, Value>(
+  public static func map<Entry, Key: Hashable, Value>(
     _ entries: UnsafePointer<UnsafeMutablePointer<Entry>?>?, _ count: Int,
     _ convert: (UnsafePointer<Entry>) -> (Key, Value)
   ) -> [Key: Value] {
