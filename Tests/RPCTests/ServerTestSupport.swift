@@ -116,6 +116,34 @@ enum EchoService {
         { (requests: RequestStream<RawMessage>, responses: ResponseWriter<RawMessage>, _) in
           for try await message in requests { try await responses.write(message) }
         },
+        .serverStreaming(MethodDescriptor(service: name, method: "Flood", kind: .serverStreaming))
+        { (request: RawMessage, responses: ResponseWriter<RawMessage>, _: ServerContext) in
+          // Writes 64 KiB messages until the call fails; progress is kept under the token.
+          let token = String(decoding: request.bytes, as: UTF8.self)
+          let chunk = RawMessage(bytes: [UInt8](repeating: 0x46, count: 64 * 1024))
+          do {
+            for _ in 0..<100_000 {
+              try await responses.write(chunk)
+              FloodProgress.record(token) { $0.written += 1 }
+            }
+          } catch {
+            FloodProgress.record(token) { $0.ended = "\(error)" }
+            throw error
+          }
+        },
+        .clientStreaming(MethodDescriptor(service: name, method: "Stall", kind: .clientStreaming))
+        { (requests: RequestStream<RawMessage>, _: ServerContext) in
+          // Reads nothing for 1.5 s, then everything.
+          try await Task.sleep(for: .milliseconds(1500))
+          var total = 0
+          for try await message in requests { total += message.bytes.count }
+          return RawMessage(bytes: Array(String(total).utf8))
+        },
+        .unary(MethodDescriptor(service: name, method: "Progress", kind: .unary)) {
+          (request: RawMessage, _: ServerContext) in
+          let progress = FloodProgress.get(String(decoding: request.bytes, as: UTF8.self))
+          return RawMessage(bytes: Array("written=\(progress.written) ended=\(progress.ended)".utf8))
+        },
         {
           var big = ServerMethod.unary(MethodDescriptor(service: name, method: "Big", kind: .unary)) {
             (request: RawMessage, _: ServerContext) in
@@ -127,6 +155,19 @@ enum EchoService {
       ],
       file: nil)
   }
+}
+
+/// How far each `Flood` call got, by token.
+enum FloodProgress {
+  struct Entry: Sendable {
+    var written = 0
+    var ended = "-"
+  }
+  private static let entries = Mutex<[String: Entry]>([:])
+  static func record(_ token: String, _ update: (inout Entry) -> Void) {
+    entries.withLock { update(&$0[token, default: Entry()]) }
+  }
+  static func get(_ token: String) -> Entry { entries.withLock { $0[token] ?? Entry() } }
 }
 
 /// Servers that the Echo service's `shutdown` request may stop, by name (the `x-trigger`

@@ -31,6 +31,21 @@ import Testing
   }
 }
 
+/// Flow control: a slow reader suspends `ResponseWriter.write`, a handler that does not read
+/// closes the client's window, and RST_STREAM cancels the handler.
+@Suite(.serialized) struct ServerFlowControlWireTests {
+  @Test func backpressureBothWaysAndCancellation() async throws {
+    try await withEchoServer { server in
+      guard let (status, output) = try runPytest("test_server_flow_control.py", port: server.localPort)
+      else {
+        Issue.record("missing .venv-test")
+        return
+      }
+      #expect(status == 0, "\(output)")
+    }
+  }
+}
+
 /// TLS (ALPN h2, mutual TLS) and graceful shutdown, seen from grpcio and raw h2 clients.
 @Suite(.serialized) struct ServerLifecycleWireTests {
   @Test func tlsWithClientCertificatesServesGRPCIO() async throws {
