@@ -38,7 +38,7 @@ let package = Package(
     // the hash-chained audit log, the outbox, idempotency keys.
     .target(name: "Storage", dependencies: ["CSQLite"]),
     // Cryptography on OpenSSL: JWT (ES256, EdDSA) verification and signing, keys, HMAC, CSPRNG.
-    .target(name: "Security", dependencies: ["COpenSSL"]),
+    .target(name: "Security", dependencies: ["COpenSSL", "Validation"]),
     // Input validation at the boundary: codice fiscale, partita IVA, e-mail, PEC, phone, sede.
     .target(name: "Validation"),
     // Generated Swift for every contract (tools/generate, committed).
