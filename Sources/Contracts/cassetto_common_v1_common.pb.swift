@@ -138,8 +138,6 @@ extension Cassetto_Common_V1_Sede: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__common__v1__sede__init(c)
   }
@@ -173,8 +171,6 @@ extension Cassetto_Common_V1_Contacts: ProtobufCBacked {
       cassetto__common__v1__contacts__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__common__v1__contacts__init(c)

@@ -450,8 +450,6 @@ extension Cassetto_Identity_V1_WhoAmIRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__who_am_irequest__init(c)
   }
@@ -482,8 +480,6 @@ extension Cassetto_Identity_V1_WhoAmIResponse: ProtobufCBacked {
       cassetto__identity__v1__who_am_iresponse__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__who_am_iresponse__init(c)
@@ -546,8 +542,6 @@ extension Cassetto_Identity_V1_UpdateContactsRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__update_contacts_request__init(c)
   }
@@ -583,8 +577,6 @@ extension Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest: ProtobufCBacked
       cassetto__identity__v1__submit_abilitazione_request_request__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__submit_abilitazione_request_request__init(c)
@@ -633,8 +625,6 @@ extension Cassetto_Identity_V1_AbilitazioneRequest: ProtobufCBacked {
       cassetto__identity__v1__abilitazione_request__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__abilitazione_request__init(c)
@@ -702,8 +692,6 @@ extension Cassetto_Identity_V1_ListAbilitazioneRequestsRequest: ProtobufCBacked 
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__list_abilitazione_requests_request__init(c)
   }
@@ -746,8 +734,6 @@ extension Cassetto_Identity_V1_ListAbilitazioneRequestsResponse: ProtobufCBacked
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__list_abilitazione_requests_response__init(c)
   }
@@ -784,8 +770,6 @@ extension Cassetto_Identity_V1_DecideAbilitazioneRequestRequest: ProtobufCBacked
       cassetto__identity__v1__decide_abilitazione_request_request__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__decide_abilitazione_request_request__init(c)
@@ -824,8 +808,6 @@ extension Cassetto_Identity_V1_Abilitazione: ProtobufCBacked {
       cassetto__identity__v1__abilitazione__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__abilitazione__init(c)
@@ -891,8 +873,6 @@ extension Cassetto_Identity_V1_ListAbilitazioniRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__list_abilitazioni_request__init(c)
   }
@@ -931,8 +911,6 @@ extension Cassetto_Identity_V1_ListAbilitazioniResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__list_abilitazioni_response__init(c)
   }
@@ -970,8 +948,6 @@ extension Cassetto_Identity_V1_RevokeAbilitazioneRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__revoke_abilitazione_request__init(c)
   }
@@ -1007,8 +983,6 @@ extension Cassetto_Identity_V1_OperatorRole: ProtobufCBacked {
       cassetto__identity__v1__operator_role__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__operator_role__init(c)
@@ -1058,8 +1032,6 @@ extension Cassetto_Identity_V1_GrantOperatorRoleRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__grant_operator_role_request__init(c)
   }
@@ -1098,8 +1070,6 @@ extension Cassetto_Identity_V1_RevokeOperatorRoleRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__revoke_operator_role_request__init(c)
   }
@@ -1137,8 +1107,6 @@ extension Cassetto_Identity_V1_LegacyAbilitazione: ProtobufCBacked {
       cassetto__identity__v1__legacy_abilitazione__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__legacy_abilitazione__init(c)
@@ -1194,8 +1162,6 @@ extension Cassetto_Identity_V1_AlboRegistration: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__albo_registration__init(c)
   }
@@ -1244,8 +1210,6 @@ extension Cassetto_Identity_V1_ImportSummary: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__import_summary__init(c)
   }
@@ -1286,8 +1250,6 @@ extension Cassetto_Identity_V1_RecordError: ProtobufCBacked {
       cassetto__identity__v1__record_error__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__identity__v1__record_error__init(c)

@@ -198,8 +198,6 @@ extension Cassetto_Testing_V1_Scalars: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__scalars__init(c)
   }
@@ -262,8 +260,6 @@ extension Cassetto_Testing_V1_Outer: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { true }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__outer__init(c)
   }
@@ -319,8 +315,6 @@ extension Cassetto_Testing_V1_Outer.Inner: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__outer__inner__init(c)
   }
@@ -359,8 +353,6 @@ extension Cassetto_Testing_V1_Outer.Inner.Leaf: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__outer__inner__leaf__init(c)
   }
@@ -392,8 +384,6 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
       cassetto__testing__v1__collections__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__collections__init(c)
@@ -547,8 +537,6 @@ extension Cassetto_Testing_V1_Choice: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__choice__init(c)
   }
@@ -624,8 +612,6 @@ extension Cassetto_Testing_V1_WellKnown: ProtobufCBacked {
       cassetto__testing__v1__well_known__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__well_known__init(c)
@@ -709,8 +695,6 @@ extension Cassetto_Testing_V1_Empty: ProtobufCBacked {
       cassetto__testing__v1__empty__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     cassetto__testing__v1__empty__init(c)

@@ -22,8 +22,6 @@ extension Google_Protobuf_Any: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__any__init(c)
   }

@@ -78,8 +78,6 @@ extension Google_Protobuf_Compiler_Version: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__compiler__version__init(c)
   }
@@ -130,8 +128,6 @@ extension Google_Protobuf_Compiler_CodeGeneratorRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { true }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__compiler__code_generator_request__init(c)
   }
@@ -181,8 +177,6 @@ extension Google_Protobuf_Compiler_CodeGeneratorResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__compiler__code_generator_response__init(c)
   }
@@ -227,8 +221,6 @@ extension Google_Protobuf_Compiler_CodeGeneratorResponse.File: ProtobufCBacked {
       google__protobuf__compiler__code_generator_response__file__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__compiler__code_generator_response__file__init(c)

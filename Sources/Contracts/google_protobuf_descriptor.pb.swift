@@ -507,8 +507,6 @@ extension Google_Protobuf_FileDescriptorSet: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { true }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__file_descriptor_set__init(c)
   }
@@ -543,8 +541,6 @@ extension Google_Protobuf_FileDescriptorProto: ProtobufCBacked {
       google__protobuf__file_descriptor_proto__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { true }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__file_descriptor_proto__init(c)
@@ -634,8 +630,6 @@ extension Google_Protobuf_DescriptorProto: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { true }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__descriptor_proto__init(c)
   }
@@ -715,8 +709,6 @@ extension Google_Protobuf_DescriptorProto.ExtensionRange: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__descriptor_proto__extension_range__init(c)
   }
@@ -761,8 +753,6 @@ extension Google_Protobuf_DescriptorProto.ReservedRange: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__descriptor_proto__reserved_range__init(c)
   }
@@ -803,8 +793,6 @@ extension Google_Protobuf_ExtensionRangeOptions: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__extension_range_options__init(c)
   }
@@ -839,8 +827,6 @@ extension Google_Protobuf_FieldDescriptorProto: ProtobufCBacked {
       google__protobuf__field_descriptor_proto__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__field_descriptor_proto__init(c)
@@ -926,8 +912,6 @@ extension Google_Protobuf_OneofDescriptorProto: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__oneof_descriptor_proto__init(c)
   }
@@ -966,8 +950,6 @@ extension Google_Protobuf_EnumDescriptorProto: ProtobufCBacked {
       google__protobuf__enum_descriptor_proto__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__enum_descriptor_proto__init(c)
@@ -1023,8 +1005,6 @@ extension Google_Protobuf_EnumDescriptorProto.EnumReservedRange: ProtobufCBacked
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__enum_descriptor_proto__enum_reserved_range__init(c)
   }
@@ -1064,8 +1044,6 @@ extension Google_Protobuf_EnumValueDescriptorProto: ProtobufCBacked {
       google__protobuf__enum_value_descriptor_proto__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__enum_value_descriptor_proto__init(c)
@@ -1111,8 +1089,6 @@ extension Google_Protobuf_ServiceDescriptorProto: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__service_descriptor_proto__init(c)
   }
@@ -1156,8 +1132,6 @@ extension Google_Protobuf_MethodDescriptorProto: ProtobufCBacked {
       google__protobuf__method_descriptor_proto__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__method_descriptor_proto__init(c)
@@ -1217,8 +1191,6 @@ extension Google_Protobuf_FileOptions: ProtobufCBacked {
       google__protobuf__file_options__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__file_options__init(c)
@@ -1355,8 +1327,6 @@ extension Google_Protobuf_MessageOptions: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__message_options__init(c)
   }
@@ -1411,8 +1381,6 @@ extension Google_Protobuf_FieldOptions: ProtobufCBacked {
       google__protobuf__field_options__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__field_options__init(c)
@@ -1484,8 +1452,6 @@ extension Google_Protobuf_OneofOptions: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__oneof_options__init(c)
   }
@@ -1520,8 +1486,6 @@ extension Google_Protobuf_EnumOptions: ProtobufCBacked {
       google__protobuf__enum_options__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__enum_options__init(c)
@@ -1568,8 +1532,6 @@ extension Google_Protobuf_EnumValueOptions: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__enum_value_options__init(c)
   }
@@ -1610,8 +1572,6 @@ extension Google_Protobuf_ServiceOptions: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__service_options__init(c)
   }
@@ -1651,8 +1611,6 @@ extension Google_Protobuf_MethodOptions: ProtobufCBacked {
       google__protobuf__method_options__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__method_options__init(c)
@@ -1698,8 +1656,6 @@ extension Google_Protobuf_UninterpretedOption: ProtobufCBacked {
       google__protobuf__uninterpreted_option__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__uninterpreted_option__init(c)
@@ -1766,8 +1722,6 @@ extension Google_Protobuf_UninterpretedOption.NamePart: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__uninterpreted_option__name_part__init(c)
   }
@@ -1801,8 +1755,6 @@ extension Google_Protobuf_SourceCodeInfo: ProtobufCBacked {
       google__protobuf__source_code_info__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__source_code_info__init(c)
@@ -1838,8 +1790,6 @@ extension Google_Protobuf_SourceCodeInfo.Location: ProtobufCBacked {
       google__protobuf__source_code_info__location__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__source_code_info__location__init(c)
@@ -1896,8 +1846,6 @@ extension Google_Protobuf_GeneratedCodeInfo: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__generated_code_info__init(c)
   }
@@ -1932,8 +1880,6 @@ extension Google_Protobuf_GeneratedCodeInfo.Annotation: ProtobufCBacked {
       google__protobuf__generated_code_info__annotation__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__generated_code_info__annotation__init(c)

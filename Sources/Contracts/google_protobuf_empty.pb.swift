@@ -20,8 +20,6 @@ extension Google_Protobuf_Empty: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__empty__init(c)
   }

@@ -22,8 +22,6 @@ extension Google_Protobuf_Timestamp: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__timestamp__init(c)
   }

@@ -69,8 +69,6 @@ extension Google_Protobuf_DoubleValue: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__double_value__init(c)
   }
@@ -102,8 +100,6 @@ extension Google_Protobuf_FloatValue: ProtobufCBacked {
       google__protobuf__float_value__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__float_value__init(c)
@@ -137,8 +133,6 @@ extension Google_Protobuf_Int64Value: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__int64_value__init(c)
   }
@@ -170,8 +164,6 @@ extension Google_Protobuf_UInt64Value: ProtobufCBacked {
       google__protobuf__uint64_value__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__uint64_value__init(c)
@@ -205,8 +197,6 @@ extension Google_Protobuf_Int32Value: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__int32_value__init(c)
   }
@@ -238,8 +228,6 @@ extension Google_Protobuf_UInt32Value: ProtobufCBacked {
       google__protobuf__uint32_value__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__uint32_value__init(c)
@@ -273,8 +261,6 @@ extension Google_Protobuf_BoolValue: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__bool_value__init(c)
   }
@@ -307,8 +293,6 @@ extension Google_Protobuf_StringValue: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__string_value__init(c)
   }
@@ -340,8 +324,6 @@ extension Google_Protobuf_BytesValue: ProtobufCBacked {
       google__protobuf__bytes_value__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__protobuf__bytes_value__init(c)

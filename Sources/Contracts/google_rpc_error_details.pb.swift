@@ -112,8 +112,6 @@ extension Google_Rpc_ErrorInfo: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__error_info__init(c)
   }
@@ -160,8 +158,6 @@ extension Google_Rpc_RetryInfo: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__retry_info__init(c)
   }
@@ -195,8 +191,6 @@ extension Google_Rpc_DebugInfo: ProtobufCBacked {
       google__rpc__debug_info__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__debug_info__init(c)
@@ -235,8 +229,6 @@ extension Google_Rpc_QuotaFailure: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__quota_failure__init(c)
   }
@@ -272,8 +264,6 @@ extension Google_Rpc_QuotaFailure.Violation: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__quota_failure__violation__init(c)
   }
@@ -307,8 +297,6 @@ extension Google_Rpc_PreconditionFailure: ProtobufCBacked {
       google__rpc__precondition_failure__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__precondition_failure__init(c)
@@ -344,8 +332,6 @@ extension Google_Rpc_PreconditionFailure.Violation: ProtobufCBacked {
       google__rpc__precondition_failure__violation__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__precondition_failure__violation__init(c)
@@ -383,8 +369,6 @@ extension Google_Rpc_BadRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__bad_request__init(c)
   }
@@ -420,8 +404,6 @@ extension Google_Rpc_BadRequest.FieldViolation: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__bad_request__field_violation__init(c)
   }
@@ -456,8 +438,6 @@ extension Google_Rpc_RequestInfo: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__request_info__init(c)
   }
@@ -491,8 +471,6 @@ extension Google_Rpc_ResourceInfo: ProtobufCBacked {
       google__rpc__resource_info__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__resource_info__init(c)
@@ -532,8 +510,6 @@ extension Google_Rpc_Help: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__help__init(c)
   }
@@ -569,8 +545,6 @@ extension Google_Rpc_Help.Link: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__help__link__init(c)
   }
@@ -604,8 +578,6 @@ extension Google_Rpc_LocalizedMessage: ProtobufCBacked {
       google__rpc__localized_message__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__localized_message__init(c)

@@ -23,8 +23,6 @@ extension Google_Rpc_Status: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     google__rpc__status__init(c)
   }

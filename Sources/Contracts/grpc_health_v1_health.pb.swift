@@ -72,8 +72,6 @@ extension Grpc_Health_V1_HealthCheckRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__health__v1__health_check_request__init(c)
   }
@@ -105,8 +103,6 @@ extension Grpc_Health_V1_HealthCheckResponse: ProtobufCBacked {
       grpc__health__v1__health_check_response__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__health__v1__health_check_response__init(c)
@@ -140,8 +136,6 @@ extension Grpc_Health_V1_HealthListRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__health__v1__health_list_request__init(c)
   }
@@ -172,8 +166,6 @@ extension Grpc_Health_V1_HealthListResponse: ProtobufCBacked {
       grpc__health__v1__health_list_response__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__health__v1__health_list_response__init(c)

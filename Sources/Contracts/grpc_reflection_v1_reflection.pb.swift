@@ -84,8 +84,6 @@ extension Grpc_Reflection_V1_ServerReflectionRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__server_reflection_request__init(c)
   }
@@ -144,8 +142,6 @@ extension Grpc_Reflection_V1_ExtensionRequest: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__extension_request__init(c)
   }
@@ -179,8 +175,6 @@ extension Grpc_Reflection_V1_ServerReflectionResponse: ProtobufCBacked {
       grpc__reflection__v1__server_reflection_response__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__server_reflection_response__init(c)
@@ -240,8 +234,6 @@ extension Grpc_Reflection_V1_FileDescriptorResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__file_descriptor_response__init(c)
   }
@@ -276,8 +268,6 @@ extension Grpc_Reflection_V1_ExtensionNumberResponse: ProtobufCBacked {
       grpc__reflection__v1__extension_number_response__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__extension_number_response__init(c)
@@ -316,8 +306,6 @@ extension Grpc_Reflection_V1_ListServiceResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__list_service_response__init(c)
   }
@@ -353,8 +341,6 @@ extension Grpc_Reflection_V1_ServiceResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__service_response__init(c)
   }
@@ -386,8 +372,6 @@ extension Grpc_Reflection_V1_ErrorResponse: ProtobufCBacked {
       grpc__reflection__v1__error_response__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__reflection__v1__error_response__init(c)

@@ -20,8 +20,6 @@ extension Grpc_Testing_Empty: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__empty__init(c)
   }

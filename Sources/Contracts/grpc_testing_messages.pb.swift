@@ -130,8 +130,6 @@ extension Grpc_Testing_BoolValue: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__bool_value__init(c)
   }
@@ -163,8 +161,6 @@ extension Grpc_Testing_Payload: ProtobufCBacked {
       grpc__testing__payload__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__payload__init(c)
@@ -200,8 +196,6 @@ extension Grpc_Testing_EchoStatus: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__echo_status__init(c)
   }
@@ -235,8 +229,6 @@ extension Grpc_Testing_SimpleRequest: ProtobufCBacked {
       grpc__testing__simple_request__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__simple_request__init(c)
@@ -292,8 +284,6 @@ extension Grpc_Testing_SimpleResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__simple_response__init(c)
   }
@@ -331,8 +321,6 @@ extension Grpc_Testing_StreamingInputCallRequest: ProtobufCBacked {
       grpc__testing__streaming_input_call_request__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__streaming_input_call_request__init(c)
@@ -372,8 +360,6 @@ extension Grpc_Testing_StreamingInputCallResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__streaming_input_call_response__init(c)
   }
@@ -405,8 +391,6 @@ extension Grpc_Testing_ResponseParameters: ProtobufCBacked {
       grpc__testing__response_parameters__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__response_parameters__init(c)
@@ -445,8 +429,6 @@ extension Grpc_Testing_StreamingOutputCallRequest: ProtobufCBacked {
       grpc__testing__streaming_output_call_request__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__streaming_output_call_request__init(c)
@@ -493,8 +475,6 @@ extension Grpc_Testing_StreamingOutputCallResponse: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__streaming_output_call_response__init(c)
   }
@@ -529,8 +509,6 @@ extension Grpc_Testing_ReconnectParams: ProtobufCBacked {
       return c.base.descriptor
     }()
 
-  package static var protobufCMayNestDeeply: Bool { false }
-
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__reconnect_params__init(c)
   }
@@ -562,8 +540,6 @@ extension Grpc_Testing_ReconnectInfo: ProtobufCBacked {
       grpc__testing__reconnect_info__init(&c)
       return c.base.descriptor
     }()
-
-  package static var protobufCMayNestDeeply: Bool { false }
 
   package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
     grpc__testing__reconnect_info__init(c)

@@ -82,6 +82,36 @@ import Testing
     }
   }
 
+  @Test(arguments: [
+    [0x72, 0x02, 0xC3, 0x28] as [UInt8],  // invalid continuation byte
+    [0x72, 0x02, 0xC0, 0x80],  // overlong encoding of U+0000
+    [0x72, 0x03, 0xED, 0xA0, 0x80],  // UTF-16 surrogate
+    [0x72, 0x01, 0xFF],
+    [0x72, 0x03, 0x61, 0x00, 0x62],  // U+0000 would cut the C string
+  ])
+  func stringsMustBeValidUTF8(bytes: [UInt8]) {
+    #expect(throws: ProtoDecodingError.self) {
+      try Cassetto_Testing_V1_Scalars(serializedBytes: bytes)
+    }
+  }
+
+  @Test func stringsInNestedMessagesAndMapKeysAreChecked() throws {
+    // Collections.counts (11) entry with key (1) = 0xFF.
+    #expect(throws: ProtoDecodingError.self) {
+      try Cassetto_Testing_V1_Collections(serializedBytes: [0x5A, 0x03, 0x0A, 0x01, 0xFF])
+    }
+    // Outer.inner (1) → Inner.leaf (3) → Leaf.name (1) = 0xFF.
+    #expect(throws: ProtoDecodingError.self) {
+      try Cassetto_Testing_V1_Outer(serializedBytes: [0x0A, 0x05, 0x1A, 0x03, 0x0A, 0x01, 0xFF])
+    }
+    // The same bytes in a `bytes` field are fine.
+    let message = try Cassetto_Testing_V1_Scalars(serializedBytes: [0x7A, 0x02, 0xFF, 0x00])
+    #expect(message.bytesValue == [0xFF, 0x00])
+    // Four-byte sequences are valid.
+    let emoji = try Cassetto_Testing_V1_Scalars(serializedBytes: [0x72, 0x04, 0xF0, 0x9F, 0x8D, 0x9D])
+    #expect(emoji.stringValue == "🍝")
+  }
+
   @Test func decodingErrorNamesTheMessage() {
     do {
       _ = try Grpc_Testing_SimpleRequest(serializedBytes: [0x1A, 0x09, 0x00])

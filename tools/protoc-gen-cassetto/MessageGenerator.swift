@@ -183,10 +183,6 @@ struct MessageGenerator {
         p.line("    return c.base.descriptor")
         p.line("  }()")
         p.line()
-        p.line(
-          "package static var protobufCMayNestDeeply: Bool { "
-            + "\(registry.mayNestDeeply(message.fullName)) }")
-        p.line()
         p.block("package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>)") {
           p in
           p.line("\(info.cPrefix)__init(c)")

@@ -1,5 +1,5 @@
 // Every message and enum of the request, with its Swift and C names, and the recursion
-// facts that decide boxing and input depth checks.
+// facts that decide boxing.
 
 struct TypeInfo {
   /// `Grpc_Testing_SimpleRequest`, `Pkg_Outer.Inner`.
@@ -15,9 +15,8 @@ struct TypeInfo {
 final class TypeRegistry {
   /// Keyed by the fully qualified name with a leading dot, as field type names are.
   private(set) var types: [String: TypeInfo] = [:]
-  /// Messages that lie on a cycle of singular (inline) message fields.
+  /// Messages reachable through singular (inline) message fields, by message.
   private var inlineReach: [String: Set<String>] = [:]
-  private var anyReach: [String: Set<String>] = [:]
 
   init(files: [FileDescriptor]) {
     for file in files {
@@ -63,20 +62,21 @@ final class TypeRegistry {
 
   // MARK: Recursion
 
-  private func edges(_ message: MessageDescriptor, inlineOnly: Bool) -> [String] {
+  private func inlineEdges(_ message: MessageDescriptor) -> [String] {
     message.fields.compactMap { field in
-      guard field.type == .message || field.type == .group else { return nil }
-      if inlineOnly && field.label == .repeated { return nil }
+      guard field.type == .message || field.type == .group, field.label != .repeated else {
+        return nil
+      }
       return String(field.typeName.dropFirst())
     }
   }
 
-  private func reach(from start: String, inlineOnly: Bool) -> Set<String> {
+  private func reach(from start: String) -> Set<String> {
     var seen: Set<String> = []
     var stack = [start]
     while let name = stack.popLast() {
       guard let message = types["." + name]?.message else { continue }
-      for next in edges(message, inlineOnly: inlineOnly) where seen.insert(next).inserted {
+      for next in inlineEdges(message) where seen.insert(next).inserted {
         stack.append(next)
       }
     }
@@ -86,16 +86,8 @@ final class TypeRegistry {
   /// Messages reachable from `name` through singular message fields (held inline).
   func inlineReachable(from name: String) -> Set<String> {
     if let cached = inlineReach[name] { return cached }
-    let result = reach(from: name, inlineOnly: true)
+    let result = reach(from: name)
     inlineReach[name] = result
-    return result
-  }
-
-  /// Messages reachable through any message field, repeated and map values included.
-  func reachable(from name: String) -> Set<String> {
-    if let cached = anyReach[name] { return cached }
-    let result = reach(from: name, inlineOnly: false)
-    anyReach[name] = result
     return result
   }
 
@@ -103,12 +95,5 @@ final class TypeRegistry {
   /// holds `owner` inline again (a value type cannot contain itself).
   func needsBox(owner: String, target: String) -> Bool {
     target == owner || inlineReachable(from: target).contains(owner)
-  }
-
-  /// Whether input for `message` can nest without bound: some message reachable from it
-  /// reaches itself.
-  func mayNestDeeply(_ message: String) -> Bool {
-    let all = reachable(from: message)
-    return all.contains(message) || all.contains { reachable(from: $0).contains($0) }
   }
 }

@@ -16,9 +16,6 @@ package protocol ProtobufCBacked: ProtoMessage {
   associatedtype CStruct
   /// The protobuf-c descriptor of ``CStruct``.
   static var protobufCDescriptor: UnsafePointer<ProtobufCMessageDescriptor> { get }
-  /// Whether the message can nest (through message fields) deeper than any fixed depth, so
-  /// that input must be checked against ``protobufCMaxDepth`` before protobuf-c recurses.
-  static var protobufCMayNestDeeply: Bool { get }
   /// Initialises `c` as the empty message (the protoc-c `..._init` function).
   static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>)
   /// Reads the value out of an unpacked struct.
@@ -60,9 +57,7 @@ extension ProtobufCBacked {
   package init(protobufCBytes bytes: UnsafeRawBufferPointer) throws {
     let descriptor = Self.protobufCDescriptor
     let decoded: Self? = withNonNilBase(bytes) { base, count in
-      if Self.protobufCMayNestDeeply,
-        !nestingIsWithinLimit(base, count, descriptor: descriptor, depth: 1)
-      {
+      guard wireFormatIsAcceptable(base, count, descriptor: descriptor, depth: 1) else {
         return nil
       }
       // protobuf-c allocates the unpacked tree in an arena: one free for the whole message.
@@ -113,12 +108,16 @@ package func withNonNilBase<R>(
   return withUnsafePointer(to: &zero) { body($0, 0) }
 }
 
-/// Walks the wire format along the message-typed fields of `descriptor` and says whether
-/// sub-messages nest at most ``protobufCMaxDepth`` deep. protobuf-c's unpack recurses
-/// without a limit, so deeply nested input could exhaust the stack. Malformed input is left
-/// for protobuf-c to reject.
+/// Checks what protobuf-c does not, walking the wire format along `descriptor`:
+/// - sub-messages nest at most ``protobufCMaxDepth`` deep (protobuf-c's unpack recurses
+///   without a limit, so deeply nested input could exhaust the stack);
+/// - `string` fields are valid UTF-8 (as the C++, Go and Python runtimes require for proto3)
+///   and contain no U+0000 (protobuf-c hands strings over as C strings, which would silently
+///   cut them there).
+/// Other malformations (truncation, bad wire types, groups, which protobuf-c does not
+/// support) are refused here too; protobuf-c would refuse them anyway.
 @usableFromInline
-package func nestingIsWithinLimit(
+package func wireFormatIsAcceptable(
   _ base: UnsafePointer<UInt8>, _ count: Int,
   descriptor: UnsafePointer<ProtobufCMessageDescriptor>, depth: Int
 ) -> Bool {
@@ -137,27 +136,71 @@ package func nestingIsWithinLimit(
     return nil
   }
   while i < count {
-    guard let key = varint() else { return true }
+    guard let key = varint() else { return false }
     switch key & 7 {
-    case 0: guard varint() != nil else { return true }
+    case 0: guard varint() != nil else { return false }
     case 1: i += 8
     case 5: i += 4
     case 2:
-      guard let length = varint(), length <= UInt64(count - i) else { return true }
+      guard let length = varint(), length <= UInt64(count - i) else { return false }
       let end = i + Int(length)
       if key >> 3 <= UInt64(UInt32.max),
-        let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(key >> 3)),
-        field.pointee.type == PROTOBUF_C_TYPE_MESSAGE,
-        let sub = field.pointee.descriptor
+        let field = protobuf_c_message_descriptor_get_field(descriptor, UInt32(key >> 3))
       {
-        let subDescriptor = sub.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
-        if !nestingIsWithinLimit(base + i, end - i, descriptor: subDescriptor, depth: depth + 1) {
-          return false
+        switch field.pointee.type {
+        case PROTOBUF_C_TYPE_MESSAGE:
+          if let sub = field.pointee.descriptor,
+            !wireFormatIsAcceptable(
+              base + i, end - i,
+              descriptor: sub.assumingMemoryBound(to: ProtobufCMessageDescriptor.self),
+              depth: depth + 1)
+          {
+            return false
+          }
+        case PROTOBUF_C_TYPE_STRING:
+          if !isValidUTF8WithoutNUL(base + i, end - i) { return false }
+        default: break
         }
       }
       i = end
-    default: return true
+    default: return false
     }
+  }
+  return i == count
+}
+
+/// UTF-8 as RFC 3629 defines it (no overlongs, no surrogates, nothing above U+10FFFF), and no
+/// zero byte.
+@usableFromInline
+func isValidUTF8WithoutNUL(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+  var i = 0
+  while i < count {
+    let byte = bytes[i]
+    if byte < 0x80 {
+      if byte == 0 { return false }
+      i += 1
+      continue
+    }
+    let length: Int
+    var lower: UInt8 = 0x80
+    var upper: UInt8 = 0xBF
+    switch byte {
+    case 0xC2...0xDF: length = 2
+    case 0xE0: length = 3; lower = 0xA0
+    case 0xE1...0xEC, 0xEE...0xEF: length = 3
+    case 0xED: length = 3; upper = 0x9F
+    case 0xF0: length = 4; lower = 0x90
+    case 0xF1...0xF3: length = 4
+    case 0xF4: length = 4; upper = 0x8F
+    default: return false
+    }
+    guard i + length <= count else { return false }
+    let second = bytes[i + 1]
+    guard second >= lower, second <= upper else { return false }
+    for k in 2..<length {
+      guard bytes[i + k] & 0xC0 == 0x80 else { return false }
+    }
+    i += length
   }
   return true
 }
