@@ -14,7 +14,7 @@ public struct Cassetto_Identity_V1_WhoAmIResponse: ProtoMessage, Equatable {
   public var fiscalCode: String = ""
   public var givenName: String = ""
   public var familyName: String = ""
-  public var authMethod: Cassetto_Common_V1_AuthMethod = Cassetto_Common_V1_AuthMethod()
+  public var authMethod: Cassetto_Common_V1_AuthMethod = .init()
   public var spidLevel: Int32 = 0
   public var serviceName: String = ""
   public var abilitazioni: [Cassetto_Identity_V1_Abilitazione] = []
@@ -33,7 +33,7 @@ public struct Cassetto_Identity_V1_UpdateContactsRequest: ProtoMessage, Equatabl
 }
 
 public struct Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest: ProtoMessage, Equatable {
-  public var form: Cassetto_Identity_V1_Form = Cassetto_Identity_V1_Form()
+  public var form: Cassetto_Identity_V1_Form = .init()
   public var scopes: [Cassetto_Common_V1_Scope] = []
   public var ra012Services: [Cassetto_Identity_V1_Ra012Service] = []
   public var sedeCode: String = ""
@@ -46,12 +46,12 @@ public struct Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest: ProtoMessag
 public struct Cassetto_Identity_V1_AbilitazioneRequest: ProtoMessage, Equatable {
   public var id: String = ""
   public var requesterFiscalCode: String = ""
-  public var form: Cassetto_Identity_V1_Form = Cassetto_Identity_V1_Form()
+  public var form: Cassetto_Identity_V1_Form = .init()
   public var scopes: [Cassetto_Common_V1_Scope] = []
   public var ra012Services: [Cassetto_Identity_V1_Ra012Service] = []
   public var sedeCode: String = ""
   public var employerFiscalCode: String = ""
-  public var state: Cassetto_Identity_V1_RequestState = Cassetto_Identity_V1_RequestState()
+  public var state: Cassetto_Identity_V1_RequestState = .init()
   public var submittedAt: Google_Protobuf_Timestamp? = nil
   public var decidedAt: Google_Protobuf_Timestamp? = nil
   public var decidedBy: String = ""
@@ -64,8 +64,8 @@ public struct Cassetto_Identity_V1_AbilitazioneRequest: ProtoMessage, Equatable 
 public struct Cassetto_Identity_V1_ListAbilitazioneRequestsRequest: ProtoMessage, Equatable {
   public var asOperator: Bool = false
   public var sedeCode: String = ""
-  public var state: Cassetto_Identity_V1_RequestState = Cassetto_Identity_V1_RequestState()
-  public var form: Cassetto_Identity_V1_Form = Cassetto_Identity_V1_Form()
+  public var state: Cassetto_Identity_V1_RequestState = .init()
+  public var form: Cassetto_Identity_V1_Form = .init()
   public var pageSize: Int32 = 0
   public var pageToken: String = ""
 
@@ -91,12 +91,12 @@ public struct Cassetto_Identity_V1_DecideAbilitazioneRequestRequest: ProtoMessag
 public struct Cassetto_Identity_V1_Abilitazione: ProtoMessage, Equatable {
   public var id: String = ""
   public var holderFiscalCode: String = ""
-  public var form: Cassetto_Identity_V1_Form = Cassetto_Identity_V1_Form()
+  public var form: Cassetto_Identity_V1_Form = .init()
   public var scopes: [Cassetto_Common_V1_Scope] = []
   public var ra012Services: [Cassetto_Identity_V1_Ra012Service] = []
   public var sedeCode: String = ""
   public var employerFiscalCode: String = ""
-  public var state: Cassetto_Identity_V1_AbilitazioneState = Cassetto_Identity_V1_AbilitazioneState()
+  public var state: Cassetto_Identity_V1_AbilitazioneState = .init()
   public var grantedAt: Google_Protobuf_Timestamp? = nil
   public var revokedAt: Google_Protobuf_Timestamp? = nil
   public var legacy: Bool = false
@@ -132,7 +132,7 @@ public struct Cassetto_Identity_V1_RevokeAbilitazioneRequest: ProtoMessage, Equa
 public struct Cassetto_Identity_V1_OperatorRole: ProtoMessage, Equatable {
   public var fiscalCode: String = ""
   public var sedeCode: String = ""
-  public var role: Cassetto_Identity_V1_Role = Cassetto_Identity_V1_Role()
+  public var role: Cassetto_Identity_V1_Role = .init()
   public var active: Bool = false
   public var grantedBy: String = ""
   public var grantedAt: Google_Protobuf_Timestamp? = nil
@@ -144,7 +144,7 @@ public struct Cassetto_Identity_V1_OperatorRole: ProtoMessage, Equatable {
 public struct Cassetto_Identity_V1_GrantOperatorRoleRequest: ProtoMessage, Equatable {
   public var fiscalCode: String = ""
   public var sedeCode: String = ""
-  public var role: Cassetto_Identity_V1_Role = Cassetto_Identity_V1_Role()
+  public var role: Cassetto_Identity_V1_Role = .init()
   public var requestId: String = ""
 
   public init() {}
@@ -153,7 +153,7 @@ public struct Cassetto_Identity_V1_GrantOperatorRoleRequest: ProtoMessage, Equat
 public struct Cassetto_Identity_V1_RevokeOperatorRoleRequest: ProtoMessage, Equatable {
   public var fiscalCode: String = ""
   public var sedeCode: String = ""
-  public var role: Cassetto_Identity_V1_Role = Cassetto_Identity_V1_Role()
+  public var role: Cassetto_Identity_V1_Role = .init()
   public var requestId: String = ""
 
   public init() {}
@@ -161,7 +161,7 @@ public struct Cassetto_Identity_V1_RevokeOperatorRoleRequest: ProtoMessage, Equa
 
 public struct Cassetto_Identity_V1_LegacyAbilitazione: ProtoMessage, Equatable {
   public var holderFiscalCode: String = ""
-  public var form: Cassetto_Identity_V1_Form = Cassetto_Identity_V1_Form()
+  public var form: Cassetto_Identity_V1_Form = .init()
   public var scopes: [Cassetto_Common_V1_Scope] = []
   public var ra012Services: [Cassetto_Identity_V1_Ra012Service] = []
   public var sedeCode: String = ""
@@ -174,10 +174,10 @@ public struct Cassetto_Identity_V1_LegacyAbilitazione: ProtoMessage, Equatable {
 
 public struct Cassetto_Identity_V1_AlboRegistration: ProtoMessage, Equatable {
   public var fiscalCode: String = ""
-  public var albo: Cassetto_Identity_V1_Albo = Cassetto_Identity_V1_Albo()
+  public var albo: Cassetto_Identity_V1_Albo = .init()
   public var ordine: String = ""
   public var registrationNumber: String = ""
-  public var state: Cassetto_Identity_V1_AlboState = Cassetto_Identity_V1_AlboState()
+  public var state: Cassetto_Identity_V1_AlboState = .init()
   public var registeredOn: Google_Type_Date? = nil
   public var givenName: String = ""
   public var familyName: String = ""

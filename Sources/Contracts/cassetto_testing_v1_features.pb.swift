@@ -21,7 +21,7 @@ public struct Cassetto_Testing_V1_Scalars: ProtoMessage, Equatable {
   public var boolValue: Bool = false
   public var stringValue: String = ""
   public var bytesValue: [UInt8] = []
-  public var color: Cassetto_Testing_V1_Color = Cassetto_Testing_V1_Color()
+  public var color: Cassetto_Testing_V1_Color = .init()
 
   public init() {}
 }
@@ -44,7 +44,7 @@ public struct Cassetto_Testing_V1_Outer: ProtoMessage, Equatable {
 
   public struct Inner: ProtoMessage, Equatable {
     public var value: Int32 = 0
-    public var mode: Cassetto_Testing_V1_Outer.Inner.Mode = Cassetto_Testing_V1_Outer.Inner.Mode()
+    public var mode: Cassetto_Testing_V1_Outer.Inner.Mode = .init()
     public var leaf: Cassetto_Testing_V1_Outer.Inner.Leaf? = nil
 
     public init() {}

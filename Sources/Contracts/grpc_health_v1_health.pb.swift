@@ -12,7 +12,7 @@ public struct Grpc_Health_V1_HealthCheckRequest: ProtoMessage, Equatable {
 }
 
 public struct Grpc_Health_V1_HealthCheckResponse: ProtoMessage, Equatable {
-  public var status: Grpc_Health_V1_HealthCheckResponse.ServingStatus = Grpc_Health_V1_HealthCheckResponse.ServingStatus()
+  public var status: Grpc_Health_V1_HealthCheckResponse.ServingStatus = .init()
 
   public init() {}
 

@@ -12,7 +12,7 @@ public struct Grpc_Testing_BoolValue: ProtoMessage, Equatable {
 }
 
 public struct Grpc_Testing_Payload: ProtoMessage, Equatable {
-  public var type: Grpc_Testing_PayloadType = Grpc_Testing_PayloadType()
+  public var type: Grpc_Testing_PayloadType = .init()
   public var body: [UInt8] = []
 
   public init() {}
@@ -26,7 +26,7 @@ public struct Grpc_Testing_EchoStatus: ProtoMessage, Equatable {
 }
 
 public struct Grpc_Testing_SimpleRequest: ProtoMessage, Equatable {
-  public var responseType: Grpc_Testing_PayloadType = Grpc_Testing_PayloadType()
+  public var responseType: Grpc_Testing_PayloadType = .init()
   public var responseSize: Int32 = 0
   public var payload: Grpc_Testing_Payload? = nil
   public var fillUsername: Bool = false
@@ -68,7 +68,7 @@ public struct Grpc_Testing_ResponseParameters: ProtoMessage, Equatable {
 }
 
 public struct Grpc_Testing_StreamingOutputCallRequest: ProtoMessage, Equatable {
-  public var responseType: Grpc_Testing_PayloadType = Grpc_Testing_PayloadType()
+  public var responseType: Grpc_Testing_PayloadType = .init()
   public var responseParameters: [Grpc_Testing_ResponseParameters] = []
   public var payload: Grpc_Testing_Payload? = nil
   public var responseStatus: Grpc_Testing_EchoStatus? = nil

@@ -28,7 +28,7 @@ struct MessageGenerator {
     case .bool: return "false"
     case .string: return "\"\""
     case .bytes: return "[]"
-    case .enum, .message, .group: return scalarSwiftType(field) + "()"
+    case .enum, .message, .group: return ".init()"
     }
   }
 
