@@ -1,4 +1,5 @@
-/// A JSON value, as JWT headers and claim sets carry them.
+/// A JSON value, as JWT headers and claim sets carry them. (Deliberately not
+/// `ExpressibleByNilLiteral`: `nil` must keep meaning "absent", never JSON `null`.)
 ///
 /// Parsing is deliberately strict (RFC 8259 plus RFC 7515 §5.2's advice): duplicate member
 /// names are refused, nesting is bounded, and numbers keep whether they were integers.
@@ -102,14 +103,13 @@ public enum JSONValue: Sendable, Hashable {
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
   ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
-  ExpressibleByFloatLiteral, ExpressibleByNilLiteral
+  ExpressibleByFloatLiteral
 {
   public init(stringLiteral value: String) { self = .string(value) }
   public init(integerLiteral value: Int64) { self = .integer(value) }
   public init(booleanLiteral value: Bool) { self = .bool(value) }
   public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
   public init(floatLiteral value: Double) { self = .number(value) }
-  public init(nilLiteral: ()) { self = .null }
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
     self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
   }

@@ -17,6 +17,8 @@ public enum KeyError: Error, Sendable, Hashable {
   case encryptedPrivateKey
   /// OpenSSL could not generate a key.
   case generationFailed
+  /// OpenSSL could not sign.
+  case signingFailed
   /// A file could not be read or written; the message names the path and errno text.
   case fileSystem(String)
 }
