@@ -82,7 +82,10 @@ public struct JWTVerifier: Sendable {
       throw .malformed("signature is not base64url")
     }
     let signingInput = Array(bytes[..<segments[1].endIndex])
-    guard let key = candidates.first(where: { $0.key.verify(signature: signature, message: signingInput) })
+    guard
+      let key = candidates.first(where: {
+        $0.key.verify(signature: signature, message: signingInput)
+      })
     else { throw .badSignature }
 
     guard let payloadBytes = Base64URL.decode(utf8: Array(segments[1])),

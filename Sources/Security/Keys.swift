@@ -50,7 +50,8 @@ final class EVPKey: @unchecked Sendable {
       var length = 0
       let ok = EVP_PKEY_get_group_name(pointer, &name, name.count, &length)
       let group =
-        ok == 1 ? String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        ok == 1
+        ? String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         : "unknown curve"
       if group == "prime256v1" || group == "P-256" {
         return EVPKey(pointer: pointer, algorithm: .es256)

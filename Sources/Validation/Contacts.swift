@@ -46,7 +46,8 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     value = String(decoding: local, as: UTF8.self) + "@" + String(decoding: domain, as: UTF8.self)
   }
 
-  static func checkDomain(_ domain: [UInt8], fail: (String) -> FieldViolation) throws(FieldViolation)
+  static func checkDomain(_ domain: [UInt8], fail: (String) -> FieldViolation)
+    throws(FieldViolation)
   {
     let labels = domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
     guard labels.count >= 2 else { throw fail("the domain after @ needs at least two parts") }

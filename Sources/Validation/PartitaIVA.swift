@@ -65,7 +65,8 @@ public struct PartitaIVA: Sendable, Hashable, Comparable, CustomStringConvertibl
     guard isValidOffice(office) else {
       throw FieldViolation(
         field: field,
-        description: "digits 8–10 of a \(name) must be an office code (001–100, 120, 121, 888, 999)")
+        description: "digits 8–10 of a \(name) must be an office code (001–100, 120, 121, 888, 999)"
+      )
     }
     guard checkDigit(digits[0..<10]) == digits[10] else {
       throw FieldViolation(field: field, description: "the check digit does not match")

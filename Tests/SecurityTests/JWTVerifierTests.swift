@@ -110,13 +110,15 @@ import Testing
     // EdDSA token when only ES256 keys are trusted.
     var esOnly = Fixture.verifier
     esOnly.trustedKeys = [Fixture.es256.trustedKey]
-    #expect(refusal(Fixture.token(signer: Fixture.edDSA), verifier: esOnly) == .unknownKey("gw-ed25519"))
+    #expect(
+      refusal(Fixture.token(signer: Fixture.edDSA), verifier: esOnly) == .unknownKey("gw-ed25519"))
     let noKid = try Fixture.edDSA.sign(header: ["alg": "EdDSA"], claims: Fixture.claims())
     #expect(refusal(noKid, verifier: esOnly) == .unsupportedAlgorithm("EdDSA"))
   }
 
   @Test func unknownKidIsRefused() throws {
-    let token = try Fixture.es256.sign(header: ["alg": "ES256", "kid": "nope"], claims: Fixture.claims())
+    let token = try Fixture.es256.sign(
+      header: ["alg": "ES256", "kid": "nope"], claims: Fixture.claims())
     #expect(refusal(token) == .unknownKey("nope"))
   }
 
@@ -140,7 +142,9 @@ import Testing
       var signature = Base64URL.decode(parts[2])!
       signature[10] ^= 0x01
       #expect(refusal("\(parts[0]).\(parts[1]).\(Base64URL.encode(signature))") == .badSignature)
-      #expect(refusal("\(parts[0]).\(parts[1]).\(Base64URL.encode(signature.dropLast()))") == .badSignature)
+      #expect(
+        refusal("\(parts[0]).\(parts[1]).\(Base64URL.encode(signature.dropLast()))")
+          == .badSignature)
       #expect(refusal("\(parts[0]).\(parts[1]).") == .badSignature)
     }
   }
@@ -149,7 +153,8 @@ import Testing
     // A non-canonical spelling of the signature (non-zero unused bits) is not accepted.
     let parts = Fixture.token(signer: Fixture.edDSA).split(separator: ".").map(String.init)
     var last = Array(parts[2].utf8)
-    last[last.count - 1] = last[last.count - 1] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+    last[last.count - 1] =
+      last[last.count - 1] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
     let altered = "\(parts[0]).\(parts[1]).\(String(decoding: last, as: UTF8.self))"
     #expect(refusal(altered) != nil)
   }
@@ -170,7 +175,9 @@ import Testing
     let payload = Base64URL.encode("[1,2]")
     let input = "\(header).\(payload)"
     let signature = Fixture.es256.key.sign(Array(input.utf8))!
-    #expect(refusal("\(input).\(Base64URL.encode(signature))") == .malformed("payload is not base64url JSON object"))
+    #expect(
+      refusal("\(input).\(Base64URL.encode(signature))")
+        == .malformed("payload is not base64url JSON object"))
   }
 
   @Test func duplicateHeaderMembersAreRefused() {
@@ -192,9 +199,12 @@ import Testing
     #expect(refusal(Fixture.token(["fiscal_number": nil])) == .missingClaim("fiscal_number"))
   }
 
-  @Test(arguments: ["RSSMRA80A01H501U", "TINIT-RSSMRA80A01H501V", "TINIT-", "tinit-RSSMRA80A01H501U"])
+  @Test(arguments: [
+    "RSSMRA80A01H501U", "TINIT-RSSMRA80A01H501V", "TINIT-", "tinit-RSSMRA80A01H501U",
+  ])
   func invalidFiscalNumberIsRefused(_ value: String) {
-    #expect(refusal(Fixture.token(["fiscal_number": .string(value)])) == .invalidClaim("fiscal_number"))
+    #expect(
+      refusal(Fixture.token(["fiscal_number": .string(value)])) == .invalidClaim("fiscal_number"))
   }
 
   @Test func identityComesFromFiscalNumberNeverSub() throws {
@@ -216,7 +226,8 @@ import Testing
     #expect(refusal(Fixture.token(["exp": true])) == .invalidClaim("exp"))
     #expect(refusal(Fixture.token(["aud": 7])) == .invalidClaim("aud"))
     #expect(refusal(Fixture.token(["amr": ["pwd"]])) == .invalidClaim("amr"))
-    #expect(refusal(Fixture.token(["acr": "https://www.spid.gov.it/SpidL9"])) == .invalidClaim("acr"))
+    #expect(
+      refusal(Fixture.token(["acr": "https://www.spid.gov.it/SpidL9"])) == .invalidClaim("acr"))
     #expect(refusal(Fixture.token(["given_name": 3])) == .invalidClaim("given_name"))
   }
 

@@ -127,7 +127,9 @@ import Testing
     raw[32] = 0x80
     raw[63] = 0x7F
     let der = try #require(ECDSASignature.derFromRaw(raw))
-    #expect(der == [0x30, 0x26, 0x02, 0x01, 0x01, 0x02, 0x21, 0x00, 0x80] + [UInt8](repeating: 0, count: 30) + [0x7F])
+    #expect(
+      der == [0x30, 0x26, 0x02, 0x01, 0x01, 0x02, 0x21, 0x00, 0x80]
+        + [UInt8](repeating: 0, count: 30) + [0x7F])
     #expect(ECDSASignature.rawFromDER(der) == raw)
   }
 

@@ -26,7 +26,8 @@ import Testing
 
   @Test func omocodiaVariantWithTheOriginalCheckCharacterIsRefused() {
     // 1 → M in position 15 changes the check character from U to M.
-    #expect(throws: FieldViolation(field: "cf", description: "the check character does not match")) {
+    #expect(throws: FieldViolation(field: "cf", description: "the check character does not match"))
+    {
       try CodiceFiscale(person: "RSSMRA80A01H50MU", field: "cf")
     }
   }

@@ -103,8 +103,10 @@ import Testing
   }
 
   @Test func datesCompareChronologically() throws {
-    #expect(try CalendarDate(year: 2023, month: 7, day: 14) < CalendarDate(year: 2023, month: 7, day: 15))
-    #expect(try CalendarDate(year: 2022, month: 12, day: 31) < CalendarDate(year: 2023, month: 1, day: 1))
+    #expect(
+      try CalendarDate(year: 2023, month: 7, day: 14) < CalendarDate(year: 2023, month: 7, day: 15))
+    #expect(
+      try CalendarDate(year: 2022, month: 12, day: 31) < CalendarDate(year: 2023, month: 1, day: 1))
   }
 }
 
@@ -138,7 +140,8 @@ enum Form: RawRepresentable, CaseIterable, Equatable {
 
   @Test func unspecifiedIsRefusedUnlessAllowed() throws {
     #expect(violation { try validateEnum(Form.unspecified, field: "form") }?.field == "form")
-    #expect(try validateEnum(Form.unspecified, field: "form", allowUnspecified: true) == .unspecified)
+    #expect(
+      try validateEnum(Form.unspecified, field: "form", allowUnspecified: true) == .unspecified)
   }
 
   @Test func unknownNumberIsRefused() {
