@@ -111,6 +111,78 @@ public struct Cassetto_Testing_V1_Choice: ProtoMessage, Equatable {
   public var kind: OneOf_Kind? = nil
   public var other: OneOf_Other? = nil
 
+  /// The value of `kind` if it is `.number`, else the default; setting it sets `kind`.
+  public var number: Int32 {
+    get {
+      if case .number(let value)? = kind { return value }
+      return 0
+    }
+    set { kind = .number(newValue) }
+  }
+
+  /// The value of `kind` if it is `.text`, else the default; setting it sets `kind`.
+  public var text: String {
+    get {
+      if case .text(let value)? = kind { return value }
+      return ""
+    }
+    set { kind = .text(newValue) }
+  }
+
+  /// The value of `kind` if it is `.inner`, else the default; setting it sets `kind`.
+  public var inner: Cassetto_Testing_V1_Outer.Inner {
+    get {
+      if case .inner(let value)? = kind { return value }
+      return .init()
+    }
+    set { kind = .inner(newValue) }
+  }
+
+  /// The value of `kind` if it is `.data`, else the default; setting it sets `kind`.
+  public var data: [UInt8] {
+    get {
+      if case .data(let value)? = kind { return value }
+      return []
+    }
+    set { kind = .data(newValue) }
+  }
+
+  /// The value of `kind` if it is `.color`, else the default; setting it sets `kind`.
+  public var color: Cassetto_Testing_V1_Color {
+    get {
+      if case .color(let value)? = kind { return value }
+      return .init()
+    }
+    set { kind = .color(newValue) }
+  }
+
+  /// The value of `kind` if it is `.at`, else the default; setting it sets `kind`.
+  public var at: Google_Protobuf_Timestamp {
+    get {
+      if case .at(let value)? = kind { return value }
+      return .init()
+    }
+    set { kind = .at(newValue) }
+  }
+
+  /// The value of `other` if it is `.flag`, else the default; setting it sets `other`.
+  public var flag: Bool {
+    get {
+      if case .flag(let value)? = other { return value }
+      return false
+    }
+    set { other = .flag(newValue) }
+  }
+
+  /// The value of `other` if it is `.ratio`, else the default; setting it sets `other`.
+  public var ratio: Double {
+    get {
+      if case .ratio(let value)? = other { return value }
+      return 0
+    }
+    set { other = .ratio(newValue) }
+  }
+
   public init() {}
 
   public enum OneOf_Kind: Sendable, Equatable {

@@ -9,6 +9,51 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatabl
   public var host: String = ""
   public var messageRequest: OneOf_MessageRequest? = nil
 
+  /// The value of `messageRequest` if it is `.fileByFilename`, else the default; setting it sets `messageRequest`.
+  public var fileByFilename: String {
+    get {
+      if case .fileByFilename(let value)? = messageRequest { return value }
+      return ""
+    }
+    set { messageRequest = .fileByFilename(newValue) }
+  }
+
+  /// The value of `messageRequest` if it is `.fileContainingSymbol`, else the default; setting it sets `messageRequest`.
+  public var fileContainingSymbol: String {
+    get {
+      if case .fileContainingSymbol(let value)? = messageRequest { return value }
+      return ""
+    }
+    set { messageRequest = .fileContainingSymbol(newValue) }
+  }
+
+  /// The value of `messageRequest` if it is `.fileContainingExtension`, else the default; setting it sets `messageRequest`.
+  public var fileContainingExtension: Grpc_Reflection_V1_ExtensionRequest {
+    get {
+      if case .fileContainingExtension(let value)? = messageRequest { return value }
+      return .init()
+    }
+    set { messageRequest = .fileContainingExtension(newValue) }
+  }
+
+  /// The value of `messageRequest` if it is `.allExtensionNumbersOfType`, else the default; setting it sets `messageRequest`.
+  public var allExtensionNumbersOfType: String {
+    get {
+      if case .allExtensionNumbersOfType(let value)? = messageRequest { return value }
+      return ""
+    }
+    set { messageRequest = .allExtensionNumbersOfType(newValue) }
+  }
+
+  /// The value of `messageRequest` if it is `.listServices`, else the default; setting it sets `messageRequest`.
+  public var listServices: String {
+    get {
+      if case .listServices(let value)? = messageRequest { return value }
+      return ""
+    }
+    set { messageRequest = .listServices(newValue) }
+  }
+
   public init() {}
 
   public enum OneOf_MessageRequest: Sendable, Equatable {
@@ -31,6 +76,42 @@ public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage, Equatab
   public var validHost: String = ""
   public var originalRequest: Grpc_Reflection_V1_ServerReflectionRequest? = nil
   public var messageResponse: OneOf_MessageResponse? = nil
+
+  /// The value of `messageResponse` if it is `.fileDescriptorResponse`, else the default; setting it sets `messageResponse`.
+  public var fileDescriptorResponse: Grpc_Reflection_V1_FileDescriptorResponse {
+    get {
+      if case .fileDescriptorResponse(let value)? = messageResponse { return value }
+      return .init()
+    }
+    set { messageResponse = .fileDescriptorResponse(newValue) }
+  }
+
+  /// The value of `messageResponse` if it is `.allExtensionNumbersResponse`, else the default; setting it sets `messageResponse`.
+  public var allExtensionNumbersResponse: Grpc_Reflection_V1_ExtensionNumberResponse {
+    get {
+      if case .allExtensionNumbersResponse(let value)? = messageResponse { return value }
+      return .init()
+    }
+    set { messageResponse = .allExtensionNumbersResponse(newValue) }
+  }
+
+  /// The value of `messageResponse` if it is `.listServicesResponse`, else the default; setting it sets `messageResponse`.
+  public var listServicesResponse: Grpc_Reflection_V1_ListServiceResponse {
+    get {
+      if case .listServicesResponse(let value)? = messageResponse { return value }
+      return .init()
+    }
+    set { messageResponse = .listServicesResponse(newValue) }
+  }
+
+  /// The value of `messageResponse` if it is `.errorResponse`, else the default; setting it sets `messageResponse`.
+  public var errorResponse: Grpc_Reflection_V1_ErrorResponse {
+    get {
+      if case .errorResponse(let value)? = messageResponse { return value }
+      return .init()
+    }
+    set { messageResponse = .errorResponse(newValue) }
+  }
 
   public init() {}
 

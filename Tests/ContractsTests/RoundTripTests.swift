@@ -71,6 +71,20 @@ import Testing
     #expect(decoded == message)
   }
 
+  @Test func oneofMemberAccessorsReadAndSetTheOneof() {
+    var message = Cassetto_Testing_V1_Choice()
+    #expect(message.text == "")
+    message.text = "t"
+    #expect(message.kind == .text("t"))
+    #expect(message.number == 0)  // another case: the default
+    message.number = 4
+    #expect(message.kind == .number(4))
+    #expect(message.text == "")
+    message.inner.value = 9  // mutating through the accessor sets the case
+    #expect(message.kind == .inner(message.inner))
+    #expect(message.inner.value == 9)
+  }
+
   @Test func unsetOneofStaysNil() throws {
     var message = Cassetto_Testing_V1_Choice()
     message.other = .flag(false)

@@ -98,6 +98,23 @@ struct MessageGenerator {
     for oneof in oneofFields(message) {
       p.line("public var \(Naming.property(oneof.name)): \(oneofTypeName(oneof.name))? = nil")
     }
+    for oneof in oneofFields(message) {
+      let oneofProperty = Naming.property(oneof.name)
+      for field in oneof.fields {
+        let caseName = Naming.escaped(Naming.lowerCamel(field.name))
+        p.line()
+        p.line(
+          "/// The value of `\(oneofProperty)` if it is `.\(Naming.lowerCamel(field.name))`, "
+            + "else the default; setting it sets `\(oneofProperty)`.")
+        p.block("public var \(Naming.property(field.name)): \(scalarSwiftType(field))") { p in
+          p.block("get") { p in
+            p.line("if case .\(caseName)(let value)? = \(oneofProperty) { return value }")
+            p.line("return \(defaultValue(field))")
+          }
+          p.line("set { \(oneofProperty) = .\(caseName)(newValue) }")
+        }
+      }
+    }
     p.line()
     p.line("public init() {}")
     for oneof in oneofFields(message) {
