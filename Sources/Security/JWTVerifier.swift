@@ -65,18 +65,20 @@ public struct JWTVerifier: Sendable {
     else { throw .malformed("header is not base64url JSON object") }
 
     guard let alg = header["alg"]?.stringValue else { throw .malformed("header has no alg") }
-    guard let algorithm = JWTAlgorithm(rawValue: alg) else { throw .unsupportedAlgorithm(alg) }
+    guard let algorithm = JWTAlgorithm(rawValue: alg) else {
+      throw .unsupportedAlgorithm(loggable(alg))
+    }
     if header["crit"] != nil { throw .malformed("unsupported crit header") }
     let candidates: [TrustedKey]
     if let kidValue = header["kid"] {
       guard let kid = kidValue.stringValue else { throw .malformed("kid is not a string") }
       let named = trustedKeys.filter { $0.kid == kid }
-      guard !named.isEmpty else { throw .unknownKey(kid) }
+      guard !named.isEmpty else { throw .unknownKey(loggable(kid)) }
       candidates = named.filter { $0.algorithm == algorithm }
     } else {
       candidates = trustedKeys.filter { $0.algorithm == algorithm }
     }
-    guard !candidates.isEmpty else { throw .unsupportedAlgorithm(alg) }
+    guard !candidates.isEmpty else { throw .unsupportedAlgorithm(alg) }  // ES256 or EdDSA
 
     guard let signature = Base64URL.decode(utf8: Array(segments[2])) else {
       throw .malformed("signature is not base64url")
@@ -168,4 +170,11 @@ public struct JWTVerifier: Sendable {
       tokenID: try optionalString("jti"), issuer: issuer, issuedAt: issuedAt,
       expiresAt: Date(timeIntervalSince1970: exp), keyID: keyID)
   }
+}
+
+/// Attacker-chosen header text made safe for logs: printable ASCII only, at most 64 characters.
+func loggable(_ text: String) -> String {
+  String(
+    String.UnicodeScalarView(
+      text.unicodeScalars.prefix(64).map { $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }))
 }

@@ -72,7 +72,8 @@ public struct PersonClaims: Sendable, Hashable {
 }
 
 /// Why a person token was refused. The server answers `UNAUTHENTICATED` for every case; the
-/// cases exist for logs. No case carries the token or any part of its signature.
+/// cases exist for logs. No case carries the token or any part of its signature; header
+/// values (`alg`, `kid`) are reduced to at most 64 printable ASCII characters.
 public enum JWTError: Error, Sendable, Hashable, CustomStringConvertible {
   /// `exp` (plus the allowed skew) is in the past.
   case expired
@@ -101,8 +102,8 @@ public enum JWTError: Error, Sendable, Hashable, CustomStringConvertible {
     case .expired: "token expired"
     case .notYetValid: "token not yet valid"
     case .badSignature: "bad signature"
-    case .unsupportedAlgorithm(let alg): "unsupported algorithm \(alg.prefix(20))"
-    case .unknownKey(let kid): "unknown key id \(kid.prefix(64))"
+    case .unsupportedAlgorithm(let alg): "unsupported algorithm \(alg)"
+    case .unknownKey(let kid): "unknown key id \(kid)"
     case .wrongAudience: "wrong audience"
     case .wrongIssuer: "wrong issuer"
     case .levelTooLow: "authentication level too low"

@@ -246,3 +246,17 @@ import Testing
     }
   }
 }
+
+@Suite struct JWTErrorLoggingTests {
+  @Test func headerValuesInErrorsAreMadeSafeForLogs() throws {
+    let evil = "none\n2026-01-01 INFO forged log line" + String(repeating: "x", count: 100)
+    let header = Base64URL.encode(JSONValue.object(["alg": .string(evil)]).serialized)
+    guard case .unsupportedAlgorithm(let alg) = refusal("\(header).e30.") else {
+      Issue.record("not refused for its algorithm")
+      return
+    }
+    #expect(alg.count == 64)
+    #expect(!alg.contains("\n"))
+    #expect(alg.hasPrefix("none?2026"))
+  }
+}
