@@ -5,27 +5,37 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// A territorial office of the institute (sede, Struttura territoriale), e.g. 7500 SIENA.
 public struct Cassetto_Common_V1_Sede: ProtoMessage, Equatable {
+  /// Four-digit office code, e.g. "7500".
   public var code: String = ""
   public var name: String = ""
 
   public init() {}
 }
 
+/// Contact addresses of a person or subject.
 public struct Cassetto_Common_V1_Contacts: ProtoMessage, Equatable {
   public var email: String = ""
+  /// Certified e-mail (PEC) address.
   public var pec: String = ""
+  /// Mobile number in E.164 form, e.g. +393331234567.
   public var mobile: String = ""
 
   public init() {}
 }
 
+/// A contribution fund (gestione) a position belongs to.
 public enum Cassetto_Common_V1_Fund: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0
+  /// Private-sector employers declaring through UniEmens.
   case privatiUniemens  // = 1
+  /// Public employees (Gestione Dipendenti Pubblici, ex INPDAP): DMA / ListaPosPA.
   case pubbliciGdp  // = 2
+  /// Clients (committenti / associanti) of the Gestione Separata.
   case gestioneSeparata  // = 3
+  /// Agricultural employers.
   case agricoli  // = 4
   /// A value this version of the contract does not know.
   case unrecognized(Int32)
@@ -57,12 +67,17 @@ public enum Cassetto_Common_V1_Fund: RawRepresentable, CaseIterable, Sendable, H
   public static let allCases: [Self] = [.unspecified, .privatiUniemens, .pubbliciGdp, .gestioneSeparata, .agricoli]
 }
 
+/// A scope of the Azienda/Operatore profile requested with forms SC65 / SC62.
 public enum Cassetto_Common_V1_Scope: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0
+  /// Gestione contributiva dipendenti privati.
   case contribuzionePrivati  // = 1
+  /// Gestione contributiva dipendenti pubblici (GDP).
   case contribuzionePubblici  // = 2
+  /// Malattia: consultazione attestati.
   case malattiaAttestati  // = 3
+  /// Malattia: richiesta visita medica di controllo.
   case malattiaVisitaControllo  // = 4
   /// A value this version of the contract does not know.
   case unrecognized(Int32)
@@ -94,6 +109,7 @@ public enum Cassetto_Common_V1_Scope: RawRepresentable, CaseIterable, Sendable, 
   public static let allCases: [Self] = [.unspecified, .contribuzionePrivati, .contribuzionePubblici, .malattiaAttestati, .malattiaVisitaControllo]
 }
 
+/// How a person authenticated at the identity gateway.
 public enum Cassetto_Common_V1_AuthMethod: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0

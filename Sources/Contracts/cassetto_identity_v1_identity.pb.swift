@@ -11,15 +11,19 @@ public struct Cassetto_Identity_V1_WhoAmIRequest: ProtoMessage, Equatable {
 }
 
 public struct Cassetto_Identity_V1_WhoAmIResponse: ProtoMessage, Equatable {
+  /// Codice fiscale of a person; empty for a back-end.
   public var fiscalCode: String = ""
   public var givenName: String = ""
   public var familyName: String = ""
   public var authMethod: Cassetto_Common_V1_AuthMethod = .init()
+  /// SPID level 2 or 3 (CIE and CNS count as 2 or more).
   public var spidLevel: Int32 = 0
+  /// Service name of a back-end calling with a client certificate.
   public var serviceName: String = ""
   public var abilitazioni: [Cassetto_Identity_V1_Abilitazione] = []
   public var operatorRoles: [Cassetto_Identity_V1_OperatorRole] = []
   public var contacts: Cassetto_Common_V1_Contacts? = nil
+  /// Registrations that make the caller an intermediary (active ones only).
   public var alboRegistrations: [Cassetto_Identity_V1_AlboRegistration] = []
 
   public init() {}
@@ -34,9 +38,13 @@ public struct Cassetto_Identity_V1_UpdateContactsRequest: ProtoMessage, Equatabl
 
 public struct Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest: ProtoMessage, Equatable {
   public var form: Cassetto_Identity_V1_Form = .init()
+  /// SC65 / SC62: at least one.
   public var scopes: [Cassetto_Common_V1_Scope] = []
+  /// RA012: at least one.
   public var ra012Services: [Cassetto_Identity_V1_Ra012Service] = []
+  /// Competent sede.
   public var sedeCode: String = ""
+  /// SC62: the employer's fiscal code (16-character or 11-digit).
   public var employerFiscalCode: String = ""
   public var requestId: String = ""
 
@@ -56,12 +64,15 @@ public struct Cassetto_Identity_V1_AbilitazioneRequest: ProtoMessage, Equatable 
   public var decidedAt: Google_Protobuf_Timestamp? = nil
   public var decidedBy: String = ""
   public var decisionReason: String = ""
+  /// The enablement the approval granted.
   public var abilitazioneId: String = ""
 
   public init() {}
 }
 
 public struct Cassetto_Identity_V1_ListAbilitazioneRequestsRequest: ProtoMessage, Equatable {
+  /// Empty: the caller's own. An operator passes its sede (or leaves it empty with
+  /// as_operator to see all its sedi).
   public var asOperator: Bool = false
   public var sedeCode: String = ""
   public var state: Cassetto_Identity_V1_RequestState = .init()
@@ -82,6 +93,7 @@ public struct Cassetto_Identity_V1_ListAbilitazioneRequestsResponse: ProtoMessag
 public struct Cassetto_Identity_V1_DecideAbilitazioneRequestRequest: ProtoMessage, Equatable {
   public var abilitazioneRequestId: String = ""
   public var approve: Bool = false
+  /// Required when rejecting.
   public var reason: String = ""
   public var requestId: String = ""
 
@@ -99,6 +111,7 @@ public struct Cassetto_Identity_V1_Abilitazione: ProtoMessage, Equatable {
   public var state: Cassetto_Identity_V1_AbilitazioneState = .init()
   public var grantedAt: Google_Protobuf_Timestamp? = nil
   public var revokedAt: Google_Protobuf_Timestamp? = nil
+  /// True when imported from before the cut-over rather than requested.
   public var legacy: Bool = false
   public var sourceRequestId: String = ""
 
@@ -106,6 +119,7 @@ public struct Cassetto_Identity_V1_Abilitazione: ProtoMessage, Equatable {
 }
 
 public struct Cassetto_Identity_V1_ListAbilitazioniRequest: ProtoMessage, Equatable {
+  /// Empty: the caller's own. Operators may name a person.
   public var holderFiscalCode: String = ""
   public var includeRevoked: Bool = false
   public var pageSize: Int32 = 0
@@ -159,14 +173,17 @@ public struct Cassetto_Identity_V1_RevokeOperatorRoleRequest: ProtoMessage, Equa
   public init() {}
 }
 
+/// One enablement held before the cut-over, as the old system recorded it.
 public struct Cassetto_Identity_V1_LegacyAbilitazione: ProtoMessage, Equatable {
   public var holderFiscalCode: String = ""
   public var form: Cassetto_Identity_V1_Form = .init()
   public var scopes: [Cassetto_Common_V1_Scope] = []
   public var ra012Services: [Cassetto_Identity_V1_Ra012Service] = []
   public var sedeCode: String = ""
+  /// The administration / employer it was held for.
   public var employerFiscalCode: String = ""
   public var grantedOn: Google_Type_Date? = nil
+  /// The old system's identifier: importing the same one twice changes nothing.
   public var legacyId: String = ""
 
   public init() {}
@@ -175,6 +192,7 @@ public struct Cassetto_Identity_V1_LegacyAbilitazione: ProtoMessage, Equatable {
 public struct Cassetto_Identity_V1_AlboRegistration: ProtoMessage, Equatable {
   public var fiscalCode: String = ""
   public var albo: Cassetto_Identity_V1_Albo = .init()
+  /// The order / province that keeps the register, e.g. "Roma".
   public var ordine: String = ""
   public var registrationNumber: String = ""
   public var state: Cassetto_Identity_V1_AlboState = .init()
@@ -189,6 +207,7 @@ public struct Cassetto_Identity_V1_ImportSummary: ProtoMessage, Equatable {
   public var received: Int64 = 0
   public var accepted: Int64 = 0
   public var rejected: Int64 = 0
+  /// Refused records, by their position in the stream (0-based).
   public var errors: [Cassetto_Identity_V1_RecordError] = []
 
   public init() {}
@@ -202,12 +221,17 @@ public struct Cassetto_Identity_V1_RecordError: ProtoMessage, Equatable {
   public init() {}
 }
 
+/// The form an enablement was requested with.
 public enum Cassetto_Identity_V1_Form: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0
+  /// Profile Azienda/Operatore servizi azienda: the employer / legal representative.
   case sc65  // = 1
+  /// Profile Azienda/Operatore for a delegated employee (or an intermediary's employee).
   case sc62  // = 2
+  /// Named public-employee services outside the drawer (no scopes).
   case ra012  // = 3
+  /// Imported: legacy profile "Amministrazioni e Enti pubblici – Servizi GDP".
   case legacyGdp  // = 4
   /// A value this version of the contract does not know.
   case unrecognized(Int32)
@@ -239,6 +263,7 @@ public enum Cassetto_Identity_V1_Form: RawRepresentable, CaseIterable, Sendable,
   public static let allCases: [Self] = [.unspecified, .sc65, .sc62, .ra012, .legacyGdp]
 }
 
+/// Public-employee services that stay under form RA012 after Circ. 34/2023.
 public enum Cassetto_Identity_V1_Ra012Service: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0
@@ -347,7 +372,9 @@ public enum Cassetto_Identity_V1_AbilitazioneState: RawRepresentable, CaseIterab
 public enum Cassetto_Identity_V1_Role: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0
+  /// Operatore di sede: works quesiti and decides enablement requests of the sede.
   case `operator`  // = 1
+  /// Gestore IDM di sede: grants and revokes roles of the sede.
   case idmManager  // = 2
   /// A value this version of the contract does not know.
   case unrecognized(Int32)
@@ -375,6 +402,7 @@ public enum Cassetto_Identity_V1_Role: RawRepresentable, CaseIterable, Sendable,
   public static let allCases: [Self] = [.unspecified, .`operator`, .idmManager]
 }
 
+/// Professional registers whose members may act as intermediaries (L. 12/1979 art. 1).
 public enum Cassetto_Identity_V1_Albo: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
   case unspecified  // = 0
@@ -413,6 +441,7 @@ public enum Cassetto_Identity_V1_AlboState: RawRepresentable, CaseIterable, Send
   public typealias RawValue = Int32
   case unspecified  // = 0
   case active  // = 1
+  /// Suspended, struck off or lapsed: no longer an intermediary.
   case lapsed  // = 2
   /// A value this version of the contract does not know.
   case unrecognized(Int32)
@@ -1282,26 +1311,36 @@ public enum Cassetto_Identity_V1_Identity {
   public static let name = "cassetto.identity.v1.Identity"
 
   public enum Method {
+    /// The caller: identity, authentication, profiles, enablements, operator roles, contacts.
     public static let whoAmI = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "WhoAmI", kind: .unary)
+    /// Sets the caller's own e-mail, PEC and mobile.
     public static let updateContacts = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "UpdateContacts", kind: .unary)
+    /// Files form SC65, SC62 or RA012 with the competent sede.
     public static let submitAbilitazioneRequest = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "SubmitAbilitazioneRequest", kind: .unary)
+    /// The caller's own requests, or (operators) those of their sedi.
     public static let listAbilitazioneRequests = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "ListAbilitazioneRequests", kind: .unary)
+    /// An operator of the request's sede approves (granting profile and scopes) or rejects.
     public static let decideAbilitazioneRequest = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "DecideAbilitazioneRequest", kind: .unary)
+    /// The caller's own enablements, or (operators) those of a person of their sedi.
     public static let listAbilitazioni = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "ListAbilitazioni", kind: .unary)
+    /// An operator of the enablement's sede revokes it.
     public static let revokeAbilitazione = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "RevokeAbilitazione", kind: .unary)
+    /// The IDM manager of a sede makes a person operator or IDM manager there.
     public static let grantOperatorRole = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "GrantOperatorRole", kind: .unary)
     public static let revokeOperatorRole = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "RevokeOperatorRole", kind: .unary)
+    /// Back-end feed: enablements held before the cut-over, kept without a new request.
     public static let importLegacyAbilitazioni = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "ImportLegacyAbilitazioni", kind: .clientStreaming)
+    /// Back-end feed: professional registers (albi) that make a person an intermediary.
     public static let upsertAlboRegistrations = MethodDescriptor(
       service: "cassetto.identity.v1.Identity", method: "UpsertAlboRegistrations", kind: .clientStreaming)
   }
@@ -1309,18 +1348,28 @@ public enum Cassetto_Identity_V1_Identity {
 
 /// Implement this to serve `cassetto.identity.v1.Identity`; register its `serviceDefinition`.
 public protocol Cassetto_Identity_V1_IdentityHandler: Sendable {
+  /// The caller: identity, authentication, profiles, enablements, operator roles, contacts.
   func whoAmI(request: Cassetto_Identity_V1_WhoAmIRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_WhoAmIResponse
+  /// Sets the caller's own e-mail, PEC and mobile.
   func updateContacts(request: Cassetto_Identity_V1_UpdateContactsRequest, context: ServerContext) async throws -> Cassetto_Common_V1_Contacts
+  /// Files form SC65, SC62 or RA012 with the competent sede.
   func submitAbilitazioneRequest(request: Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_AbilitazioneRequest
+  /// The caller's own requests, or (operators) those of their sedi.
   func listAbilitazioneRequests(request: Cassetto_Identity_V1_ListAbilitazioneRequestsRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_ListAbilitazioneRequestsResponse
+  /// An operator of the request's sede approves (granting profile and scopes) or rejects.
   func decideAbilitazioneRequest(request: Cassetto_Identity_V1_DecideAbilitazioneRequestRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_AbilitazioneRequest
+  /// The caller's own enablements, or (operators) those of a person of their sedi.
   func listAbilitazioni(request: Cassetto_Identity_V1_ListAbilitazioniRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_ListAbilitazioniResponse
+  /// An operator of the enablement's sede revokes it.
   func revokeAbilitazione(request: Cassetto_Identity_V1_RevokeAbilitazioneRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_Abilitazione
+  /// The IDM manager of a sede makes a person operator or IDM manager there.
   func grantOperatorRole(request: Cassetto_Identity_V1_GrantOperatorRoleRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_OperatorRole
   func revokeOperatorRole(request: Cassetto_Identity_V1_RevokeOperatorRoleRequest, context: ServerContext) async throws -> Cassetto_Identity_V1_OperatorRole
+  /// Back-end feed: enablements held before the cut-over, kept without a new request.
   func importLegacyAbilitazioni(
     requests: RequestStream<Cassetto_Identity_V1_LegacyAbilitazione>, context: ServerContext
   ) async throws -> Cassetto_Identity_V1_ImportSummary
+  /// Back-end feed: professional registers (albi) that make a person an intermediary.
   func upsertAlboRegistrations(
     requests: RequestStream<Cassetto_Identity_V1_AlboRegistration>, context: ServerContext
   ) async throws -> Cassetto_Identity_V1_ImportSummary
@@ -1378,48 +1427,56 @@ public struct Cassetto_Identity_V1_IdentityClient: Sendable {
 
   public init(channel: Channel) { self.channel = channel }
 
+  /// The caller: identity, authentication, profiles, enablements, operator roles, contacts.
   public func whoAmI(
     _ request: Cassetto_Identity_V1_WhoAmIRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_WhoAmIResponse> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.whoAmI, request: request, metadata: metadata, options: options)
   }
 
+  /// Sets the caller's own e-mail, PEC and mobile.
   public func updateContacts(
     _ request: Cassetto_Identity_V1_UpdateContactsRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Common_V1_Contacts> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.updateContacts, request: request, metadata: metadata, options: options)
   }
 
+  /// Files form SC65, SC62 or RA012 with the competent sede.
   public func submitAbilitazioneRequest(
     _ request: Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_AbilitazioneRequest> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.submitAbilitazioneRequest, request: request, metadata: metadata, options: options)
   }
 
+  /// The caller's own requests, or (operators) those of their sedi.
   public func listAbilitazioneRequests(
     _ request: Cassetto_Identity_V1_ListAbilitazioneRequestsRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_ListAbilitazioneRequestsResponse> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.listAbilitazioneRequests, request: request, metadata: metadata, options: options)
   }
 
+  /// An operator of the request's sede approves (granting profile and scopes) or rejects.
   public func decideAbilitazioneRequest(
     _ request: Cassetto_Identity_V1_DecideAbilitazioneRequestRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_AbilitazioneRequest> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.decideAbilitazioneRequest, request: request, metadata: metadata, options: options)
   }
 
+  /// The caller's own enablements, or (operators) those of a person of their sedi.
   public func listAbilitazioni(
     _ request: Cassetto_Identity_V1_ListAbilitazioniRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_ListAbilitazioniResponse> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.listAbilitazioni, request: request, metadata: metadata, options: options)
   }
 
+  /// An operator of the enablement's sede revokes it.
   public func revokeAbilitazione(
     _ request: Cassetto_Identity_V1_RevokeAbilitazioneRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_Abilitazione> {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.revokeAbilitazione, request: request, metadata: metadata, options: options)
   }
 
+  /// The IDM manager of a sede makes a person operator or IDM manager there.
   public func grantOperatorRole(
     _ request: Cassetto_Identity_V1_GrantOperatorRoleRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Identity_V1_OperatorRole> {
@@ -1432,12 +1489,14 @@ public struct Cassetto_Identity_V1_IdentityClient: Sendable {
     try await channel.unary(Cassetto_Identity_V1_Identity.Method.revokeOperatorRole, request: request, metadata: metadata, options: options)
   }
 
+  /// Back-end feed: enablements held before the cut-over, kept without a new request.
   public func importLegacyAbilitazioni(
     metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientStreamingCall<Cassetto_Identity_V1_LegacyAbilitazione, Cassetto_Identity_V1_ImportSummary> {
     try await channel.clientStreaming(Cassetto_Identity_V1_Identity.Method.importLegacyAbilitazioni, metadata: metadata, options: options)
   }
 
+  /// Back-end feed: professional registers (albi) that make a person an intermediary.
   public func upsertAlboRegistrations(
     metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientStreamingCall<Cassetto_Identity_V1_AlboRegistration, Cassetto_Identity_V1_ImportSummary> {

@@ -5,6 +5,7 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// Every scalar type once.
 public struct Cassetto_Testing_V1_Scalars: ProtoMessage, Equatable {
   public var doubleValue: Double = 0
   public var floatValue: Float = 0
@@ -30,6 +31,7 @@ public struct Cassetto_Testing_V1_Outer: ProtoMessage, Equatable {
   public var inner: Cassetto_Testing_V1_Outer.Inner? = nil
   public var inners: [Cassetto_Testing_V1_Outer.Inner] = []
   public var scalars: Cassetto_Testing_V1_Scalars? = nil
+  /// Swift keywords as field names.
   public var `class`: String = ""
   public var self_p: Int32 = 0
   public var `default`: Bool = false
@@ -49,6 +51,7 @@ public struct Cassetto_Testing_V1_Outer: ProtoMessage, Equatable {
 
     public init() {}
 
+    /// A message nested two levels deep.
     public struct Leaf: ProtoMessage, Equatable {
       public var name: String = ""
 

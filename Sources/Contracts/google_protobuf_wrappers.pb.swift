@@ -5,55 +5,91 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// Wrapper message for `double`.
+///
+/// The JSON representation for `DoubleValue` is JSON number.
 public struct Google_Protobuf_DoubleValue: ProtoMessage, Equatable {
+  /// The double value.
   public var value: Double = 0
 
   public init() {}
 }
 
+/// Wrapper message for `float`.
+///
+/// The JSON representation for `FloatValue` is JSON number.
 public struct Google_Protobuf_FloatValue: ProtoMessage, Equatable {
+  /// The float value.
   public var value: Float = 0
 
   public init() {}
 }
 
+/// Wrapper message for `int64`.
+///
+/// The JSON representation for `Int64Value` is JSON string.
 public struct Google_Protobuf_Int64Value: ProtoMessage, Equatable {
+  /// The int64 value.
   public var value: Int64 = 0
 
   public init() {}
 }
 
+/// Wrapper message for `uint64`.
+///
+/// The JSON representation for `UInt64Value` is JSON string.
 public struct Google_Protobuf_UInt64Value: ProtoMessage, Equatable {
+  /// The uint64 value.
   public var value: UInt64 = 0
 
   public init() {}
 }
 
+/// Wrapper message for `int32`.
+///
+/// The JSON representation for `Int32Value` is JSON number.
 public struct Google_Protobuf_Int32Value: ProtoMessage, Equatable {
+  /// The int32 value.
   public var value: Int32 = 0
 
   public init() {}
 }
 
+/// Wrapper message for `uint32`.
+///
+/// The JSON representation for `UInt32Value` is JSON number.
 public struct Google_Protobuf_UInt32Value: ProtoMessage, Equatable {
+  /// The uint32 value.
   public var value: UInt32 = 0
 
   public init() {}
 }
 
+/// Wrapper message for `bool`.
+///
+/// The JSON representation for `BoolValue` is JSON `true` and `false`.
 public struct Google_Protobuf_BoolValue: ProtoMessage, Equatable {
+  /// The bool value.
   public var value: Bool = false
 
   public init() {}
 }
 
+/// Wrapper message for `string`.
+///
+/// The JSON representation for `StringValue` is JSON string.
 public struct Google_Protobuf_StringValue: ProtoMessage, Equatable {
+  /// The string value.
   public var value: String = ""
 
   public init() {}
 }
 
+/// Wrapper message for `bytes`.
+///
+/// The JSON representation for `BytesValue` is JSON string.
 public struct Google_Protobuf_BytesValue: ProtoMessage, Equatable {
+  /// The bytes value.
   public var value: [UInt8] = []
 
   public init() {}

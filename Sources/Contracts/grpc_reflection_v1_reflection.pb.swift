@@ -5,10 +5,16 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// The message sent by the client when calling ServerReflectionInfo method.
 public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatable {
   public var host: String = ""
+  /// To use reflection service, the client should set one of the following
+  /// fields in message_request. The server distinguishes requests by their
+  /// defined field and then handles them using corresponding methods.
   public var messageRequest: OneOf_MessageRequest? = nil
 
+  /// Find a proto file by the file name.
+  ///
   /// The value of `messageRequest` if it is `.fileByFilename`, else the default; setting it sets `messageRequest`.
   public var fileByFilename: String {
     get {
@@ -18,6 +24,10 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatabl
     set { messageRequest = .fileByFilename(newValue) }
   }
 
+  /// Find the proto file that declares the given fully-qualified symbol name.
+  /// This field should be a fully-qualified symbol name
+  /// (e.g. <package>.<service>[.<method>] or <package>.<type>).
+  ///
   /// The value of `messageRequest` if it is `.fileContainingSymbol`, else the default; setting it sets `messageRequest`.
   public var fileContainingSymbol: String {
     get {
@@ -27,6 +37,9 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatabl
     set { messageRequest = .fileContainingSymbol(newValue) }
   }
 
+  /// Find the proto file which defines an extension extending the given
+  /// message type with the given field number.
+  ///
   /// The value of `messageRequest` if it is `.fileContainingExtension`, else the default; setting it sets `messageRequest`.
   public var fileContainingExtension: Grpc_Reflection_V1_ExtensionRequest {
     get {
@@ -36,6 +49,15 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatabl
     set { messageRequest = .fileContainingExtension(newValue) }
   }
 
+  /// Finds the tag numbers used by all known extensions of extendee_type, and
+  /// appends them to ExtensionNumberResponse in an undefined order.
+  /// Its corresponding method is best-effort: it's not guaranteed that the
+  /// reflection service will implement this method, and it's not guaranteed
+  /// that this method will provide all extensions. Returns
+  /// StatusCode::UNIMPLEMENTED if it's not implemented.
+  /// This field should be a fully-qualified type name. The format is
+  /// <package>.<type>
+  ///
   /// The value of `messageRequest` if it is `.allExtensionNumbersOfType`, else the default; setting it sets `messageRequest`.
   public var allExtensionNumbersOfType: String {
     get {
@@ -45,6 +67,9 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatabl
     set { messageRequest = .allExtensionNumbersOfType(newValue) }
   }
 
+  /// List the full names of registered services. The content will not be
+  /// checked.
+  ///
   /// The value of `messageRequest` if it is `.listServices`, else the default; setting it sets `messageRequest`.
   public var listServices: String {
     get {
@@ -65,18 +90,31 @@ public struct Grpc_Reflection_V1_ServerReflectionRequest: ProtoMessage, Equatabl
   }
 }
 
+/// The type name and extension number sent by the client when requesting
+/// file_containing_extension.
 public struct Grpc_Reflection_V1_ExtensionRequest: ProtoMessage, Equatable {
+  /// Fully-qualified type name. The format should be <package>.<type>
   public var containingType: String = ""
   public var extensionNumber: Int32 = 0
 
   public init() {}
 }
 
+/// The message sent by the server to answer ServerReflectionInfo method.
 public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage, Equatable {
   public var validHost: String = ""
   public var originalRequest: Grpc_Reflection_V1_ServerReflectionRequest? = nil
+  /// The server sets one of the following fields according to the
+  /// message_request in the request.
   public var messageResponse: OneOf_MessageResponse? = nil
 
+  /// This message is used to answer file_by_filename, file_containing_symbol,
+  /// file_containing_extension requests with transitive dependencies.
+  /// As the repeated label is not allowed in oneof fields, we use a
+  /// FileDescriptorResponse message to encapsulate the repeated fields.
+  /// The reflection service is allowed to avoid sending FileDescriptorProtos
+  /// that were previously sent in response to earlier requests in the stream.
+  ///
   /// The value of `messageResponse` if it is `.fileDescriptorResponse`, else the default; setting it sets `messageResponse`.
   public var fileDescriptorResponse: Grpc_Reflection_V1_FileDescriptorResponse {
     get {
@@ -86,6 +124,8 @@ public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage, Equatab
     set { messageResponse = .fileDescriptorResponse(newValue) }
   }
 
+  /// This message is used to answer all_extension_numbers_of_type requests.
+  ///
   /// The value of `messageResponse` if it is `.allExtensionNumbersResponse`, else the default; setting it sets `messageResponse`.
   public var allExtensionNumbersResponse: Grpc_Reflection_V1_ExtensionNumberResponse {
     get {
@@ -95,6 +135,8 @@ public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage, Equatab
     set { messageResponse = .allExtensionNumbersResponse(newValue) }
   }
 
+  /// This message is used to answer list_services requests.
+  ///
   /// The value of `messageResponse` if it is `.listServicesResponse`, else the default; setting it sets `messageResponse`.
   public var listServicesResponse: Grpc_Reflection_V1_ListServiceResponse {
     get {
@@ -104,6 +146,8 @@ public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage, Equatab
     set { messageResponse = .listServicesResponse(newValue) }
   }
 
+  /// This message is used when an error occurs.
+  ///
   /// The value of `messageResponse` if it is `.errorResponse`, else the default; setting it sets `messageResponse`.
   public var errorResponse: Grpc_Reflection_V1_ErrorResponse {
     get {
@@ -123,32 +167,51 @@ public struct Grpc_Reflection_V1_ServerReflectionResponse: ProtoMessage, Equatab
   }
 }
 
+/// Serialized FileDescriptorProto messages sent by the server answering
+/// a file_by_filename, file_containing_symbol, or file_containing_extension
+/// request.
 public struct Grpc_Reflection_V1_FileDescriptorResponse: ProtoMessage, Equatable {
+  /// Serialized FileDescriptorProto messages. We avoid taking a dependency on
+  /// descriptor.proto, which uses proto2 only features, by making them opaque
+  /// bytes instead.
   public var fileDescriptorProto: [[UInt8]] = []
 
   public init() {}
 }
 
+/// A list of extension numbers sent by the server answering
+/// all_extension_numbers_of_type request.
 public struct Grpc_Reflection_V1_ExtensionNumberResponse: ProtoMessage, Equatable {
+  /// Full name of the base type, including the package name. The format
+  /// is <package>.<type>
   public var baseTypeName: String = ""
   public var extensionNumber: [Int32] = []
 
   public init() {}
 }
 
+/// A list of ServiceResponse sent by the server answering list_services request.
 public struct Grpc_Reflection_V1_ListServiceResponse: ProtoMessage, Equatable {
+  /// The information of each service may be expanded in the future, so we use
+  /// ServiceResponse message to encapsulate it.
   public var service: [Grpc_Reflection_V1_ServiceResponse] = []
 
   public init() {}
 }
 
+/// The information of a single service used by ListServiceResponse to answer
+/// list_services request.
 public struct Grpc_Reflection_V1_ServiceResponse: ProtoMessage, Equatable {
+  /// Full name of a registered service, including its package name. The format
+  /// is <package>.<service>
   public var name: String = ""
 
   public init() {}
 }
 
+/// The error code and error message sent by the server when an error occurs.
 public struct Grpc_Reflection_V1_ErrorResponse: ProtoMessage, Equatable {
+  /// This field uses the error codes defined in grpc::StatusCode.
   public var errorCode: Int32 = 0
   public var errorMessage: String = ""
 
@@ -483,6 +546,8 @@ public enum Grpc_Reflection_V1_ServerReflection {
   public static let name = "grpc.reflection.v1.ServerReflection"
 
   public enum Method {
+    /// The reflection service is structured as a bidirectional stream, ensuring
+    /// all related requests go to a single server.
     public static let serverReflectionInfo = MethodDescriptor(
       service: "grpc.reflection.v1.ServerReflection", method: "ServerReflectionInfo", kind: .bidirectionalStreaming)
   }
@@ -490,6 +555,8 @@ public enum Grpc_Reflection_V1_ServerReflection {
 
 /// Implement this to serve `grpc.reflection.v1.ServerReflection`; register its `serviceDefinition`.
 public protocol Grpc_Reflection_V1_ServerReflectionHandler: Sendable {
+  /// The reflection service is structured as a bidirectional stream, ensuring
+  /// all related requests go to a single server.
   func serverReflectionInfo(
     requests: RequestStream<Grpc_Reflection_V1_ServerReflectionRequest>, responses: ResponseWriter<Grpc_Reflection_V1_ServerReflectionResponse>,
     context: ServerContext
@@ -517,6 +584,8 @@ public struct Grpc_Reflection_V1_ServerReflectionClient: Sendable {
 
   public init(channel: Channel) { self.channel = channel }
 
+  /// The reflection service is structured as a bidirectional stream, ensuring
+  /// all related requests go to a single server.
   public func serverReflectionInfo(
     metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> BidirectionalStreamingCall<Grpc_Reflection_V1_ServerReflectionRequest, Grpc_Reflection_V1_ServerReflectionResponse> {

@@ -5,6 +5,13 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// An empty message that you can re-use to avoid defining duplicated empty
+/// messages in your project. A typical example is to use it as argument or the
+/// return value of a service API. For instance:
+///
+///   service Foo {
+///     rpc Bar (grpc.testing.Empty) returns (grpc.testing.Empty) { };
+///   };
 public struct Grpc_Testing_Empty: ProtoMessage, Equatable {
 
   public init() {}

@@ -5,19 +5,28 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// TODO(dgq): Go back to using well-known types once
+/// https://github.com/grpc/grpc/issues/6980 has been fixed.
+/// import "google/protobuf/wrappers.proto";
 public struct Grpc_Testing_BoolValue: ProtoMessage, Equatable {
+  /// The bool value.
   public var value: Bool = false
 
   public init() {}
 }
 
+/// A block of data, to simply increase gRPC message size.
 public struct Grpc_Testing_Payload: ProtoMessage, Equatable {
+  /// The type of data in body.
   public var type: Grpc_Testing_PayloadType = .init()
+  /// Primary contents of payload.
   public var body: [UInt8] = []
 
   public init() {}
 }
 
+/// A protobuf representation for grpc status. This is used by test
+/// clients to specify a status that the server should attempt to return.
 public struct Grpc_Testing_EchoStatus: ProtoMessage, Equatable {
   public var code: Int32 = 0
   public var message: String = ""
@@ -25,69 +34,118 @@ public struct Grpc_Testing_EchoStatus: ProtoMessage, Equatable {
   public init() {}
 }
 
+/// Unary request.
 public struct Grpc_Testing_SimpleRequest: ProtoMessage, Equatable {
+  /// Desired payload type in the response from the server.
+  /// If response_type is RANDOM, server randomly chooses one from other formats.
   public var responseType: Grpc_Testing_PayloadType = .init()
+  /// Desired payload size in the response from the server.
   public var responseSize: Int32 = 0
+  /// Optional input payload sent along with the request.
   public var payload: Grpc_Testing_Payload? = nil
+  /// Whether SimpleResponse should include username.
   public var fillUsername: Bool = false
+  /// Whether SimpleResponse should include OAuth scope.
   public var fillOauthScope: Bool = false
+  /// Whether to request the server to compress the response. This field is
+  /// "nullable" in order to interoperate seamlessly with clients not able to
+  /// implement the full compression tests by introspecting the call to verify
+  /// the response's compression status.
   public var responseCompressed: Grpc_Testing_BoolValue? = nil
+  /// Whether server should return a given status
   public var responseStatus: Grpc_Testing_EchoStatus? = nil
+  /// Whether the server should expect this request to be compressed.
   public var expectCompressed: Grpc_Testing_BoolValue? = nil
 
   public init() {}
 }
 
+/// Unary response, as configured by the request.
 public struct Grpc_Testing_SimpleResponse: ProtoMessage, Equatable {
+  /// Payload to increase message size.
   public var payload: Grpc_Testing_Payload? = nil
+  /// The user the request came from, for verifying authentication was
+  /// successful when the client expected it.
   public var username: String = ""
+  /// OAuth scope.
   public var oauthScope: String = ""
 
   public init() {}
 }
 
+/// Client-streaming request.
 public struct Grpc_Testing_StreamingInputCallRequest: ProtoMessage, Equatable {
+  /// Optional input payload sent along with the request.
   public var payload: Grpc_Testing_Payload? = nil
+  /// Whether the server should expect this request to be compressed. This field
+  /// is "nullable" in order to interoperate seamlessly with servers not able to
+  /// implement the full compression tests by introspecting the call to verify
+  /// the request's compression status.
   public var expectCompressed: Grpc_Testing_BoolValue? = nil
 
   public init() {}
 }
 
+/// Client-streaming response.
 public struct Grpc_Testing_StreamingInputCallResponse: ProtoMessage, Equatable {
+  /// Aggregated size of payloads received from the client.
   public var aggregatedPayloadSize: Int32 = 0
 
   public init() {}
 }
 
+/// Configuration for a particular response.
 public struct Grpc_Testing_ResponseParameters: ProtoMessage, Equatable {
+  /// Desired payload sizes in responses from the server.
   public var size: Int32 = 0
+  /// Desired interval between consecutive responses in the response stream in
+  /// microseconds.
   public var intervalUs: Int32 = 0
+  /// Whether to request the server to compress the response. This field is
+  /// "nullable" in order to interoperate seamlessly with clients not able to
+  /// implement the full compression tests by introspecting the call to verify
+  /// the response's compression status.
   public var compressed: Grpc_Testing_BoolValue? = nil
 
   public init() {}
 }
 
+/// Server-streaming request.
 public struct Grpc_Testing_StreamingOutputCallRequest: ProtoMessage, Equatable {
+  /// Desired payload type in the response from the server.
+  /// If response_type is RANDOM, the payload from each response in the stream
+  /// might be of different types. This is to simulate a mixed type of payload
+  /// stream.
   public var responseType: Grpc_Testing_PayloadType = .init()
+  /// Configuration for each expected response message.
   public var responseParameters: [Grpc_Testing_ResponseParameters] = []
+  /// Optional input payload sent along with the request.
   public var payload: Grpc_Testing_Payload? = nil
+  /// Whether server should return a given status
   public var responseStatus: Grpc_Testing_EchoStatus? = nil
 
   public init() {}
 }
 
+/// Server-streaming response, as configured by the request and parameters.
 public struct Grpc_Testing_StreamingOutputCallResponse: ProtoMessage, Equatable {
+  /// Payload to increase response size.
   public var payload: Grpc_Testing_Payload? = nil
 
   public init() {}
 }
 
+/// For reconnect interop test only.
+/// Client tells server what reconnection parameters it used.
 public struct Grpc_Testing_ReconnectParams: ProtoMessage, Equatable {
   public var maxReconnectBackoffMs: Int32 = 0
 
   public init() {}
 }
 
+/// For reconnect interop test only.
+/// Server tells client whether its reconnects are following the spec and the
+/// reconnect backoffs it saw.
 public struct Grpc_Testing_ReconnectInfo: ProtoMessage, Equatable {
   public var passed: Bool = false
   public var backoffMs: [Int32] = []
@@ -95,8 +153,10 @@ public struct Grpc_Testing_ReconnectInfo: ProtoMessage, Equatable {
   public init() {}
 }
 
+/// The type of payload that should be returned.
 public enum Grpc_Testing_PayloadType: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
+  /// Compressable text format.
   case compressable  // = 0
   /// A value this version of the contract does not know.
   case unrecognized(Int32)

@@ -5,25 +5,46 @@ import CProtobufC
 import ContractsC
 @_spi(ProtobufC) import RPC
 
+/// A simple service to test the various types of RPCs and experiment with
+/// performance with various types of payload.
+///
 /// `grpc.testing.TestService`: its name and methods.
 public enum Grpc_Testing_TestService {
   public static let name = "grpc.testing.TestService"
 
   public enum Method {
+    /// One empty request followed by one empty response.
     public static let emptyCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "EmptyCall", kind: .unary)
+    /// One request followed by one response.
     public static let unaryCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "UnaryCall", kind: .unary)
+    /// One request followed by one response. Response has cache control
+    /// headers set such that a caching HTTP proxy (such as GFE) can
+    /// satisfy subsequent requests.
     public static let cacheableUnaryCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "CacheableUnaryCall", kind: .unary)
+    /// One request followed by a sequence of responses (streamed download).
+    /// The server returns the payload with client desired type and sizes.
     public static let streamingOutputCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "StreamingOutputCall", kind: .serverStreaming)
+    /// A sequence of requests followed by one response (streamed upload).
+    /// The server returns the aggregated size of client payload as the result.
     public static let streamingInputCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "StreamingInputCall", kind: .clientStreaming)
+    /// A sequence of requests with each request served by the server immediately.
+    /// As one request could lead to multiple responses, this interface
+    /// demonstrates the idea of full duplexing.
     public static let fullDuplexCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "FullDuplexCall", kind: .bidirectionalStreaming)
+    /// A sequence of requests followed by a sequence of responses.
+    /// The server buffers all the client requests and then serves them in order. A
+    /// stream of responses are returned to the client when the server starts with
+    /// first request.
     public static let halfDuplexCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "HalfDuplexCall", kind: .bidirectionalStreaming)
+    /// The test server will not implement this method. It will be used
+    /// to test the behavior when clients call unimplemented methods.
     public static let unimplementedCall = MethodDescriptor(
       service: "grpc.testing.TestService", method: "UnimplementedCall", kind: .unary)
   }
@@ -31,23 +52,41 @@ public enum Grpc_Testing_TestService {
 
 /// Implement this to serve `grpc.testing.TestService`; register its `serviceDefinition`.
 public protocol Grpc_Testing_TestServiceHandler: Sendable {
+  /// One empty request followed by one empty response.
   func emptyCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
+  /// One request followed by one response.
   func unaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse
+  /// One request followed by one response. Response has cache control
+  /// headers set such that a caching HTTP proxy (such as GFE) can
+  /// satisfy subsequent requests.
   func cacheableUnaryCall(request: Grpc_Testing_SimpleRequest, context: ServerContext) async throws -> Grpc_Testing_SimpleResponse
+  /// One request followed by a sequence of responses (streamed download).
+  /// The server returns the payload with client desired type and sizes.
   func streamingOutputCall(
     request: Grpc_Testing_StreamingOutputCallRequest, responses: ResponseWriter<Grpc_Testing_StreamingOutputCallResponse>, context: ServerContext
   ) async throws
+  /// A sequence of requests followed by one response (streamed upload).
+  /// The server returns the aggregated size of client payload as the result.
   func streamingInputCall(
     requests: RequestStream<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext
   ) async throws -> Grpc_Testing_StreamingInputCallResponse
+  /// A sequence of requests with each request served by the server immediately.
+  /// As one request could lead to multiple responses, this interface
+  /// demonstrates the idea of full duplexing.
   func fullDuplexCall(
     requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>, responses: ResponseWriter<Grpc_Testing_StreamingOutputCallResponse>,
     context: ServerContext
   ) async throws
+  /// A sequence of requests followed by a sequence of responses.
+  /// The server buffers all the client requests and then serves them in order. A
+  /// stream of responses are returned to the client when the server starts with
+  /// first request.
   func halfDuplexCall(
     requests: RequestStream<Grpc_Testing_StreamingOutputCallRequest>, responses: ResponseWriter<Grpc_Testing_StreamingOutputCallResponse>,
     context: ServerContext
   ) async throws
+  /// The test server will not implement this method. It will be used
+  /// to test the behavior when clients call unimplemented methods.
   func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
 }
 
@@ -96,24 +135,31 @@ public struct Grpc_Testing_TestServiceClient: Sendable {
 
   public init(channel: Channel) { self.channel = channel }
 
+  /// One empty request followed by one empty response.
   public func emptyCall(
     _ request: Grpc_Testing_Empty, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Grpc_Testing_Empty> {
     try await channel.unary(Grpc_Testing_TestService.Method.emptyCall, request: request, metadata: metadata, options: options)
   }
 
+  /// One request followed by one response.
   public func unaryCall(
     _ request: Grpc_Testing_SimpleRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Grpc_Testing_SimpleResponse> {
     try await channel.unary(Grpc_Testing_TestService.Method.unaryCall, request: request, metadata: metadata, options: options)
   }
 
+  /// One request followed by one response. Response has cache control
+  /// headers set such that a caching HTTP proxy (such as GFE) can
+  /// satisfy subsequent requests.
   public func cacheableUnaryCall(
     _ request: Grpc_Testing_SimpleRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Grpc_Testing_SimpleResponse> {
     try await channel.unary(Grpc_Testing_TestService.Method.cacheableUnaryCall, request: request, metadata: metadata, options: options)
   }
 
+  /// One request followed by a sequence of responses (streamed download).
+  /// The server returns the payload with client desired type and sizes.
   public func streamingOutputCall(
     _ request: Grpc_Testing_StreamingOutputCallRequest, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ServerStreamingCall<Grpc_Testing_StreamingOutputCallResponse> {
@@ -121,12 +167,17 @@ public struct Grpc_Testing_TestServiceClient: Sendable {
       Grpc_Testing_TestService.Method.streamingOutputCall, request: request, metadata: metadata, options: options)
   }
 
+  /// A sequence of requests followed by one response (streamed upload).
+  /// The server returns the aggregated size of client payload as the result.
   public func streamingInputCall(
     metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientStreamingCall<Grpc_Testing_StreamingInputCallRequest, Grpc_Testing_StreamingInputCallResponse> {
     try await channel.clientStreaming(Grpc_Testing_TestService.Method.streamingInputCall, metadata: metadata, options: options)
   }
 
+  /// A sequence of requests with each request served by the server immediately.
+  /// As one request could lead to multiple responses, this interface
+  /// demonstrates the idea of full duplexing.
   public func fullDuplexCall(
     metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> BidirectionalStreamingCall<Grpc_Testing_StreamingOutputCallRequest, Grpc_Testing_StreamingOutputCallResponse> {
@@ -134,6 +185,10 @@ public struct Grpc_Testing_TestServiceClient: Sendable {
       Grpc_Testing_TestService.Method.fullDuplexCall, metadata: metadata, options: options)
   }
 
+  /// A sequence of requests followed by a sequence of responses.
+  /// The server buffers all the client requests and then serves them in order. A
+  /// stream of responses are returned to the client when the server starts with
+  /// first request.
   public func halfDuplexCall(
     metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> BidirectionalStreamingCall<Grpc_Testing_StreamingOutputCallRequest, Grpc_Testing_StreamingOutputCallResponse> {
@@ -141,6 +196,8 @@ public struct Grpc_Testing_TestServiceClient: Sendable {
       Grpc_Testing_TestService.Method.halfDuplexCall, metadata: metadata, options: options)
   }
 
+  /// The test server will not implement this method. It will be used
+  /// to test the behavior when clients call unimplemented methods.
   public func unimplementedCall(
     _ request: Grpc_Testing_Empty, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Grpc_Testing_Empty> {
@@ -148,11 +205,15 @@ public struct Grpc_Testing_TestServiceClient: Sendable {
   }
 }
 
+/// A simple service NOT implemented at servers so clients can test for
+/// that case.
+///
 /// `grpc.testing.UnimplementedService`: its name and methods.
 public enum Grpc_Testing_UnimplementedService {
   public static let name = "grpc.testing.UnimplementedService"
 
   public enum Method {
+    /// A call that no server should implement
     public static let unimplementedCall = MethodDescriptor(
       service: "grpc.testing.UnimplementedService", method: "UnimplementedCall", kind: .unary)
   }
@@ -160,6 +221,7 @@ public enum Grpc_Testing_UnimplementedService {
 
 /// Implement this to serve `grpc.testing.UnimplementedService`; register its `serviceDefinition`.
 public protocol Grpc_Testing_UnimplementedServiceHandler: Sendable {
+  /// A call that no server should implement
   func unimplementedCall(request: Grpc_Testing_Empty, context: ServerContext) async throws -> Grpc_Testing_Empty
 }
 
@@ -183,6 +245,7 @@ public struct Grpc_Testing_UnimplementedServiceClient: Sendable {
 
   public init(channel: Channel) { self.channel = channel }
 
+  /// A call that no server should implement
   public func unimplementedCall(
     _ request: Grpc_Testing_Empty, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Grpc_Testing_Empty> {
@@ -190,6 +253,8 @@ public struct Grpc_Testing_UnimplementedServiceClient: Sendable {
   }
 }
 
+/// A service used to control reconnect server.
+///
 /// `grpc.testing.ReconnectService`: its name and methods.
 public enum Grpc_Testing_ReconnectService {
   public static let name = "grpc.testing.ReconnectService"

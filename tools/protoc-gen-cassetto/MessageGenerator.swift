@@ -49,10 +49,13 @@ struct MessageGenerator {
   }
 
   /// Real oneofs (proto3 `optional` makes synthetic ones, which protoc-c refuses anyway).
-  private func oneofFields(_ message: MessageDescriptor) -> [(name: String, fields: [FieldDescriptor])] {
+  private func oneofFields(
+    _ message: MessageDescriptor
+  ) -> [(name: String, fields: [FieldDescriptor], comment: String?)] {
     message.oneofs.enumerated().compactMap { index, name in
       let fields = message.fields.filter { $0.oneofIndex == index && !$0.isProto3Optional }
-      return fields.isEmpty ? nil : (name, fields)
+      let comment = index < message.oneofComments.count ? message.oneofComments[index] : nil
+      return fields.isEmpty ? nil : (name, fields, comment)
     }
   }
 
@@ -69,11 +72,13 @@ struct MessageGenerator {
 
   func declare(_ message: MessageDescriptor, swiftName: String, into p: inout Printer) {
     let typeName = swiftName.split(separator: ".").last.map(String.init) ?? swiftName
+    p.docComment(message.comment)
     p.line("public struct \(typeName): ProtoMessage, Equatable {")
     p.indent()
     for field in message.fields where field.oneofIndex == nil || field.isProto3Optional {
       let property = Naming.property(field.name)
       let type = swiftType(field, in: message)
+      p.docComment(field.comment)
       if isBoxed(field, in: message) {
         let storage = "_" + Naming.lowerCamel(field.name)
         p.line("public var \(property): \(type) {")
@@ -96,6 +101,7 @@ struct MessageGenerator {
       p.line("public var \(property): \(type) = \(initial)")
     }
     for oneof in oneofFields(message) {
+      p.docComment(oneof.comment)
       p.line("public var \(Naming.property(oneof.name)): \(oneofTypeName(oneof.name))? = nil")
     }
     for oneof in oneofFields(message) {
@@ -103,6 +109,8 @@ struct MessageGenerator {
       for field in oneof.fields {
         let caseName = Naming.escaped(Naming.lowerCamel(field.name))
         p.line()
+        p.docComment(field.comment)
+        if field.comment != nil { p.line("///") }
         p.line(
           "/// The value of `\(oneofProperty)` if it is `.\(Naming.lowerCamel(field.name))`, "
             + "else the default; setting it sets `\(oneofProperty)`.")
@@ -144,15 +152,18 @@ struct MessageGenerator {
 
   func declare(_ value: EnumDescriptor, swiftName: String, into p: inout Printer) {
     var seen: Set<Int32> = []
-    var cases: [(name: String, number: Int32, isAlias: Bool)] = []
+    var cases: [(name: String, number: Int32, isAlias: Bool, comment: String?)] = []
     for entry in value.values {
       let isAlias = !seen.insert(entry.number).inserted
-      cases.append((Naming.enumCase(entry.name, enumName: value.name), entry.number, isAlias))
+      cases.append(
+        (Naming.enumCase(entry.name, enumName: value.name), entry.number, isAlias, entry.comment))
     }
     let typeName = swiftName.split(separator: ".").last.map(String.init) ?? swiftName
+    p.docComment(value.comment)
     p.block("public enum \(typeName): RawRepresentable, CaseIterable, Sendable, Hashable") { p in
       p.line("public typealias RawValue = Int32")
       for entry in cases {
+        p.docComment(entry.comment)
         p.line("case \(Naming.escaped(entry.name))  // = \(entry.number)")
       }
       p.line("/// A value this version of the contract does not know.")

@@ -11,6 +11,21 @@ struct Printer {
     }
   }
 
+  /// A proto comment as `///` lines (one leading space of each line dropped); nothing for nil.
+  mutating func docComment(_ comment: String?) {
+    guard let comment else { return }
+    var lines = comment.split(separator: "\n", omittingEmptySubsequences: false).map {
+      line -> String in
+      var line = Substring(line)
+      if line.first == " " { line = line.dropFirst() }
+      while let last = line.last, last.isWhitespace { line = line.dropLast() }
+      return String(line)
+    }
+    while lines.first?.isEmpty == true { lines.removeFirst() }
+    while lines.last?.isEmpty == true { lines.removeLast() }
+    for line in lines { self.line(line.isEmpty ? "///" : "/// " + line) }
+  }
+
   mutating func indent() { indentation += "  " }
   mutating func outdent() { indentation.removeLast(2) }
 

@@ -22,12 +22,15 @@ struct ServiceGenerator {
     let fileType = Naming.fileTypeName(file.name)
 
     p.line()
+    p.docComment(service.comment)
+    if service.comment != nil { p.line("///") }
     p.line("/// `\(service.fullName)`: its name and methods.")
     p.block("public enum \(namespace)") { p in
       p.line("public static let name = \(swiftStringLiteral(service.fullName))")
       p.line()
       p.block("public enum Method") { p in
         for method in service.methods {
+          p.docComment(method.comment)
           p.line(
             "public static let \(Naming.escaped(Naming.lowerCamel(method.name))) = MethodDescriptor("
           )
@@ -42,6 +45,7 @@ struct ServiceGenerator {
     p.line("/// Implement this to serve `\(service.fullName)`; register its `serviceDefinition`.")
     p.block("public protocol \(namespace)Handler: Sendable") { p in
       for method in service.methods {
+        p.docComment(method.comment)
         let name = Naming.escaped(Naming.lowerCamel(method.name))
         let input = swiftType(method.inputType)
         let output = swiftType(method.outputType)
@@ -121,6 +125,7 @@ struct ServiceGenerator {
         let output = swiftType(method.outputType)
         let descriptor = "\(namespace).Method.\(name)"
         p.line()
+        p.docComment(method.comment)
         switch (method.clientStreaming, method.serverStreaming) {
         case (false, false):
           p.line("public func \(name)(")
