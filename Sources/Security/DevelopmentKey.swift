@@ -5,9 +5,14 @@ import Foundation
 /// `dev-<fingerprint>`, so tokens it signs are recognisable in logs. Only a server started
 /// with the explicit development flag may trust it (ARCHITECTURE.md, Security).
 public enum DevelopmentKey {
+  /// Suggested file name of the key in the data directory.
+  public static let fileName = "dev-signing-key.pem"
+  /// Suggested `iss` of development tokens, so they are never mistaken for the gateway's.
+  public static let issuer = "urn:cassetto:development"
+
   /// Loads the private key at `path`, or creates one (`algorithm`, ES256 by default) there
-  /// with permissions 0600 if no file exists. A file readable or writable by group or others
-  /// is refused rather than trusted.
+  /// with permissions 0600 if no file exists. A file readable or writable by group or others,
+  /// or a symbolic link, is refused rather than trusted.
   public static func loadOrCreate(at path: String, algorithm: JWTAlgorithm = .es256)
     throws(KeyError) -> JWTSigner
   {
