@@ -581,8 +581,20 @@ def test_half_duplex_sends_nothing_before_half_close(server, stub, pb):
 
 
 def test_cacheable_unary_call(stub, pb):
-    response = stub.CacheableUnaryCall(pb.SimpleRequest(response_size=17), timeout=CALL_TIMEOUT)
+    response, call = stub.CacheableUnaryCall.with_call(pb.SimpleRequest(response_size=17),
+                                                       timeout=CALL_TIMEOUT)
     assert_zero_payload(response.payload, 17, pb)
+    [cache_control] = metadata_values(call.initial_metadata(), "cache-control")
+    assert "max-age=60" in cache_control
+
+
+def test_concurrent_large_unary(stub, pb):
+    """Many large unary calls in flight at once on one connection (the descriptions'
+    concurrent_large_unary, scaled down)."""
+    futures = [stub.UnaryCall.future(large_unary_request(pb), timeout=CALL_TIMEOUT)
+               for _ in range(16)]
+    for future in futures:
+        assert_zero_payload(future.result().payload, 314159, pb)
 
 
 def test_unsupported_response_type_is_invalid_argument(stub, pb):
