@@ -206,9 +206,12 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// Runs a pytest file of `Tests/interop` against `port`; returns (exit code, output).
 /// `nil` when the test venv is missing (`python3 -m venv .venv-test && .venv-test/bin/pip
 /// install grpcio grpcio-tools protobuf h2 pytest`).
+///
+/// The child is awaited on a thread of its own: blocking a thread of the cooperative pool
+/// (two on this machine) would starve the very server handlers the script is calling.
 func runPytest(
   _ file: String, port: Int, extraArguments: [String] = [], environment extra: [String: String] = [:]
-) throws -> (Int32, String)? {
+) async throws -> (Int32, String)? {
   let python = repositoryRoot.appendingPathComponent(".venv-test/bin/python")
   guard FileManager.default.isExecutableFile(atPath: python.path) else { return nil }
   let process = Process()
@@ -224,9 +227,15 @@ func runPytest(
   process.standardOutput = pipe
   process.standardError = pipe
   try process.run()
-  let data = pipe.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  let reader = pipe.fileHandleForReading
+  return await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String)?, Never>) in
+    let thread = Thread {
+      let data = reader.readDataToEndOfFile()
+      process.waitUntilExit()
+      continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
+    }
+    thread.start()
+  }
 }
 
 /// Writes throw-away certificates with `tools/make-test-certs` into a fresh temporary

@@ -39,9 +39,8 @@ package final class EventLoop: @unchecked Sendable {
   private var flushes: [() -> Void] = []
   /// Scratch buffer for socket reads, shared by every connection of this loop.
   package let readBuffer: UnsafeMutableRawBufferPointer
-  /// Runs once on the loop thread when the loop has stopped.
-  private let stopped = Mutex<[@Sendable () -> Void]>([])
-  private let isStopped = Mutex(false)
+  /// Callbacks for when the loop has stopped; `nil` once it has (callbacks then run at once).
+  private let stopCallbacks = Mutex<[@Sendable () -> Void]?>([])
 
   package init(index: Int) throws {
     self.index = index
@@ -97,8 +96,12 @@ package final class EventLoop: @unchecked Sendable {
 
   /// Registers `callback` to run (on the loop thread) once the loop has stopped.
   package func onStop(_ callback: @escaping @Sendable () -> Void) {
-    let already = isStopped.withLock { $0 }
-    if already { callback() } else { stopped.withLock { $0.append(callback) } }
+    let registered = stopCallbacks.withLock { callbacks -> Bool in
+      guard callbacks != nil else { return false }
+      callbacks!.append(callback)
+      return true
+    }
+    if !registered { callback() }
   }
 
   /// Asks the loop to exit after the current iteration. Callable from any thread.
@@ -177,12 +180,11 @@ package final class EventLoop: @unchecked Sendable {
     for (_, handler) in handlers { (handler as? EventLoopClosable)?.closeNow() }
     handlers.removeAll()
     timers.removeAll()
-    let callbacks = stopped.withLock { s in
-      let c = s
-      s.removeAll()
+    let callbacks = stopCallbacks.withLock { callbacks in
+      let c = callbacks ?? []
+      callbacks = nil
       return c
     }
-    isStopped.withLock { $0 = true }
     for callback in callbacks { callback() }
   }
 

@@ -50,6 +50,7 @@ public final class Server: Sendable {
         throw ServerConfigurationError(message: "the server was already started")
       }
       var loops: [ServerLoop] = []
+      var startedCount = 0
       var port = configuration.port
       do {
         for index in 0..<configuration.eventLoopCount {
@@ -61,11 +62,17 @@ public final class Server: Sendable {
               loop: loop, listener: listener.fd, router: router, configuration: configuration,
               tls: tlsContext))
         }
-        for serverLoop in loops { try serverLoop.start(whenStopped: { [self] in loopStopped() }) }
+        for serverLoop in loops {
+          try serverLoop.start()
+          startedCount += 1
+        }
       } catch {
-        for serverLoop in loops { serverLoop.abandon() }
+        for (index, serverLoop) in loops.enumerated() {
+          serverLoop.abandon(started: index < startedCount)
+        }
         throw error
       }
+      for serverLoop in loops { serverLoop.loop.onStop { [self] in loopStopped() } }
       s.loops = loops
       s.port = port
       s.runningLoops = loops.count
@@ -148,7 +155,7 @@ final class ServerLoop: EventLoopHandler, EventLoopClosable, @unchecked Sendable
     self.tls = tls
   }
 
-  func start(whenStopped: @escaping @Sendable () -> Void) throws {
+  func start() throws {
     try loop.start()
     loop.execute { [self] in
       do {
@@ -158,13 +165,20 @@ final class ServerLoop: EventLoopHandler, EventLoopClosable, @unchecked Sendable
       }
       scheduleSweep()
     }
-    loop.onStop(whenStopped)
   }
 
-  /// Releases the listener of a loop that never started.
-  func abandon() {
-    if listener >= 0 { close(listener) }
-    listener = -1
+  /// Undoes `init`/`start` when the server fails to start: closes the listener and stops the
+  /// loop's thread if it runs.
+  func abandon(started: Bool) {
+    if started {
+      loop.execute { [self] in
+        closeListener()
+        loop.stop()
+      }
+    } else {
+      if listener >= 0 { close(listener) }
+      listener = -1
+    }
   }
 
   func handleEvents(_ events: UInt32) {
