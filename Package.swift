@@ -36,7 +36,9 @@ let package = Package(
     ),
     // Storage: one interface, the SQLite engine (embedded default); migrations, transactions,
     // the hash-chained audit log, the outbox, idempotency keys.
-    .target(name: "Storage", dependencies: ["CSQLite"]),
+    .target(name: "Storage", dependencies: ["CSQLite", "Security"]),
+    // Test helper for StorageTests' durability test: writes in a loop until killed.
+    .executableTarget(name: "storage-crash-helper", dependencies: ["Storage"]),
     // Cryptography on OpenSSL: JWT (ES256, EdDSA) verification and signing, keys, HMAC, CSPRNG.
     .target(name: "Security", dependencies: ["COpenSSL", "Validation"]),
     // Input validation at the boundary: codice fiscale, partita IVA, e-mail, PEC, phone, sede.
