@@ -24,7 +24,8 @@ struct InteropServiceTests {
 
   @Test func unaryCallEchoesTheRequestedStatus() async throws {
     var request = Grpc_Testing_SimpleRequest()
-    request.responseStatus = echoStatus(2, "\t\ntest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n")
+    request.responseStatus = echoStatus(
+      2, "\t\ntest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n")
     let error = await #expect(throws: RPCError.self) {
       try await service.unaryCall(request: request, context: makeContext())
     }
@@ -94,7 +95,8 @@ struct InteropServiceTests {
 
     let initial = context.takeInitialMetadataForSending()
     #expect(initial.count == 1)
-    #expect(initial.firstString(forKey: "x-grpc-test-echo-initial") == "test_initial_metadata_value")
+    #expect(
+      initial.firstString(forKey: "x-grpc-test-echo-initial") == "test_initial_metadata_value")
     let trailing = context.trailingMetadata
     #expect(trailing.count == 1)
     #expect(trailing.firstBinary(forKey: "x-grpc-test-echo-trailing-bin") == [0xAB, 0xAB, 0xAB])
@@ -225,7 +227,8 @@ struct InteropServiceTests {
     let sink = ResponseSink()
     let context = makeContext()
     let call = Task {
-      try await service.halfDuplexCall(requests: requests, responses: sink.writer(), context: context)
+      try await service.halfDuplexCall(
+        requests: requests, responses: sink.writer(), context: context)
     }
     var request = Grpc_Testing_StreamingOutputCallRequest()
     request.responseParameters = [parameters(7)]
