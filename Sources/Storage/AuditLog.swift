@@ -173,7 +173,8 @@ public enum AuditLog {
         }
         let id = stored.event.id
         guard stored.sequence == expected else {
-          return .broken(sequence: stored.sequence, id: id, reason: .sequenceGap(expected: expected))
+          return .broken(
+            sequence: stored.sequence, id: id, reason: .sequenceGap(expected: expected))
         }
         guard stored.previousHash == previousHash else {
           return .broken(sequence: stored.sequence, id: id, reason: .previousHashMismatch)
@@ -223,7 +224,8 @@ public enum AuditLog {
       id: try row.string("id"), time: try row.date("occurred_at"), actor: try row.string("actor"),
       action: try row.string("action"), subject: try row.optionalString("subject"),
       delegaChain: try row.optionalString("delega_chain"),
-      outcome: AuditOutcome(rawValue: try row.string("outcome")), details: try row.string("details"))
+      outcome: AuditOutcome(rawValue: try row.string("outcome")), details: try row.string("details")
+    )
     return AuditRecord(
       sequence: try row.int64("seq"), event: event, previousHash: try row.bytes("prev_hash"),
       hash: try row.bytes("hash"))

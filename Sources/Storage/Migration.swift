@@ -83,7 +83,8 @@ public enum Migrator {
           databaseVersion: applied.last?.0 ?? version, codeVersion: codeVersion)
       }
       guard codeName == name else {
-        throw StorageError.migrationMismatch(version: version, databaseName: name, codeName: codeName)
+        throw StorageError.migrationMismatch(
+          version: version, databaseName: name, codeName: codeName)
       }
     }
     let done = Set(applied.map(\.0))

@@ -118,10 +118,12 @@ public enum Outbox {
     return OutboxEntry(
       id: try row.int64("id"),
       message: OutboxMessage(
-        channel: channel, recipient: try row.string("recipient"), subject: try row.string("subject"),
+        channel: channel, recipient: try row.string("recipient"),
+        subject: try row.string("subject"),
         body: try row.string("body")),
       createdAt: try row.date("created_at"), attempts: try row.int64("attempts"),
-      nextAttemptAt: try row.date("next_attempt_at"), deliveredAt: try row.optionalDate("delivered_at"),
+      nextAttemptAt: try row.date("next_attempt_at"),
+      deliveredAt: try row.optionalDate("delivered_at"),
       lastError: try row.optionalString("last_error"))
   }
 }

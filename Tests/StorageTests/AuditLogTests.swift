@@ -28,7 +28,8 @@ struct AuditLogTests {
 
   @Test func appendedEventsFormAVerifiableChain() async throws {
     try await withDatabase { (database, _) async throws in
-      #expect(try await AuditLog.verify(database) == .intact(count: 0, lastHash: AuditLog.genesisHash))
+      #expect(
+        try await AuditLog.verify(database) == .intact(count: 0, lastHash: AuditLog.genesisHash))
       try await Self.appendEvents(5, to: database)
       let records = try await database.read { db in try AuditLog.records(in: db) }
       #expect(records.map(\.sequence) == [1, 2, 3, 4, 5])
@@ -72,7 +73,11 @@ struct AuditLogTests {
           return message.contains("append-only")
         }
       }
-      #expect(try await AuditLog.verify(database) == .intact(count: 2, lastHash: try await database.read { db in try AuditLog.records(in: db)[1].hash }))
+      #expect(
+        try await AuditLog.verify(database)
+          == .intact(
+            count: 2,
+            lastHash: try await database.read { db in try AuditLog.records(in: db)[1].hash }))
     }
   }
 
@@ -130,7 +135,8 @@ struct AuditLogTests {
         UPDATE audit_events SET hash = 'not a hash' WHERE seq = 2;
         """)
       #expect(
-        try await AuditLog.verify(database) == .broken(sequence: 2, id: "event-2", reason: .unreadable))
+        try await AuditLog.verify(database)
+          == .broken(sequence: 2, id: "event-2", reason: .unreadable))
     }
   }
 
@@ -156,12 +162,16 @@ struct AuditLogTests {
     a.action = "c"
     b.actor = "a"
     b.action = "bc"
-    #expect(AuditLog.canonicalEncoding(sequence: 1, event: a) != AuditLog.canonicalEncoding(sequence: 1, event: b))
+    #expect(
+      AuditLog.canonicalEncoding(sequence: 1, event: a)
+        != AuditLog.canonicalEncoding(sequence: 1, event: b))
     var absent = Self.event(1)
     var empty = Self.event(1)
     absent.subject = nil
     empty.subject = ""
-    #expect(AuditLog.canonicalEncoding(sequence: 1, event: absent) != AuditLog.canonicalEncoding(sequence: 1, event: empty))
+    #expect(
+      AuditLog.canonicalEncoding(sequence: 1, event: absent)
+        != AuditLog.canonicalEncoding(sequence: 1, event: empty))
   }
 
   @Test func recordsFilterBySubjectAndActor() async throws {
@@ -172,7 +182,8 @@ struct AuditLogTests {
       }
       #expect(subjects == ["event-4"])
       let page = try await database.read { db in
-        try AuditLog.records(after: 2, actor: "TINIT-RSSMRA80A01H501U", limit: 2, in: db).map(\.sequence)
+        try AuditLog.records(after: 2, actor: "TINIT-RSSMRA80A01H501U", limit: 2, in: db).map(
+          \.sequence)
       }
       #expect(page == [3, 4])
     }

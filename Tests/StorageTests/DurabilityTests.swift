@@ -10,11 +10,14 @@ enum CrashProbe {
 
   /// The helper executable, built beside the test bundle.
   static var helperPath: String {
-    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    let me =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
     var directory = (me as NSString).deletingLastPathComponent
     // macOS runs tests from inside an .xctest bundle: step out of it.
-    while directory.contains(".xctest") { directory = (directory as NSString).deletingLastPathComponent }
+    while directory.contains(".xctest") {
+      directory = (directory as NSString).deletingLastPathComponent
+    }
     return (directory as NSString).appendingPathComponent("storage-crash-helper")
   }
 }
@@ -72,7 +75,9 @@ struct DurabilityTests {
     }
   }
 
-  private static func readAcknowledgements(from handle: FileHandle, until target: Int) throws -> [Int64] {
+  private static func readAcknowledgements(from handle: FileHandle, until target: Int) throws
+    -> [Int64]
+  {
     var buffer = ""
     var acknowledged: [Int64] = []
     while acknowledged.count < target {

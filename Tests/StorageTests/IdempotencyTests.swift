@@ -5,14 +5,17 @@ import Testing
 @Suite("Idempotency keys")
 struct IdempotencyTests {
   /// A mutation guarded the way the domain is meant to guard one.
-  static func addItem(_ name: String, requestID: String, database: any Database) async throws -> [UInt8] {
+  static func addItem(_ name: String, requestID: String, database: any Database) async throws
+    -> [UInt8]
+  {
     try await database.write { db in
       if let first = try Idempotency.lookup(
         caller: "TINIT-RSSMRA80A01H501U", method: "AddItem", requestID: requestID, in: db)
       {
         return first
       }
-      let id = try db.query("INSERT INTO items (name) VALUES (?) RETURNING id", [name])[0].int64("id")
+      let id = try db.query("INSERT INTO items (name) VALUES (?) RETURNING id", [name])[0].int64(
+        "id")
       let response = Array("created \(id)".utf8)
       try Idempotency.store(
         caller: "TINIT-RSSMRA80A01H501U", method: "AddItem", requestID: requestID,
@@ -36,7 +39,8 @@ struct IdempotencyTests {
   @Test func keysAreScopedByCallerAndMethod() async throws {
     try await withDatabase { (database, _) async throws in
       try await database.write { db in
-        try Idempotency.store(caller: "A", method: "M", requestID: "1", response: [1], at: testNow, in: db)
+        try Idempotency.store(
+          caller: "A", method: "M", requestID: "1", response: [1], at: testNow, in: db)
       }
       let lookups = try await database.read { db in
         [
@@ -52,11 +56,13 @@ struct IdempotencyTests {
   @Test func storingTheSameKeyTwiceIsAConstraintViolation() async throws {
     try await withDatabase { (database, _) async throws in
       try await database.write { db in
-        try Idempotency.store(caller: "A", method: "M", requestID: "1", response: [1], at: testNow, in: db)
+        try Idempotency.store(
+          caller: "A", method: "M", requestID: "1", response: [1], at: testNow, in: db)
       }
       await #expect {
         try await database.write { db in
-          try Idempotency.store(caller: "A", method: "M", requestID: "1", response: [2], at: testNow, in: db)
+          try Idempotency.store(
+            caller: "A", method: "M", requestID: "1", response: [2], at: testNow, in: db)
         }
       } throws: { error in
         if case StorageError.constraintViolation = error { return true }
@@ -68,9 +74,11 @@ struct IdempotencyTests {
   @Test func purgeForgetsOldKeys() async throws {
     try await withDatabase { (database, _) async throws in
       let purged = try await database.write { db in
-        try Idempotency.store(caller: "A", method: "M", requestID: "old", response: [], at: testNow, in: db)
         try Idempotency.store(
-          caller: "A", method: "M", requestID: "new", response: [], at: testNow.addingTimeInterval(3600), in: db)
+          caller: "A", method: "M", requestID: "old", response: [], at: testNow, in: db)
+        try Idempotency.store(
+          caller: "A", method: "M", requestID: "new", response: [],
+          at: testNow.addingTimeInterval(3600), in: db)
         return try Idempotency.purge(before: testNow.addingTimeInterval(60), in: db)
       }
       #expect(purged == 1)

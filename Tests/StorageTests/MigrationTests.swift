@@ -14,12 +14,16 @@ struct MigrationTests {
   ]
 
   static func log(_ database: any Database) async throws -> [Int64] {
-    try await database.read { db in try db.query("SELECT n FROM log ORDER BY rowid").map { try $0.int64("n") } }
+    try await database.read { db in
+      try db.query("SELECT n FROM log ORDER BY rowid").map { try $0.int64("n") }
+    }
   }
 
   static func appliedVersions(_ database: any Database) async throws -> [Int64] {
     try await database.read { db in
-      try db.query("SELECT version FROM schema_migrations ORDER BY version").map { try $0.int64("version") }
+      try db.query("SELECT version FROM schema_migrations ORDER BY version").map {
+        try $0.int64("version")
+      }
     }
   }
 
@@ -60,7 +64,9 @@ struct MigrationTests {
     let database = try await SQLiteDatabase.open(
       dataDirectory: directory, migrations: Self.logged, now: testNow)
     await database.close()
-    await #expect(throws: StorageError.databaseNewerThanCode(databaseVersion: 110, codeVersion: 105)) {
+    await #expect(
+      throws: StorageError.databaseNewerThanCode(databaseVersion: 110, codeVersion: 105)
+    ) {
       _ = try await SQLiteDatabase.open(
         dataDirectory: directory, migrations: Array(Self.logged.prefix(2)), now: testNow)
     }
@@ -74,7 +80,10 @@ struct MigrationTests {
     await database.close()
     var renamed = Self.logged
     renamed[1] = Migration(version: 105, name: "other", sql: "SELECT 1")
-    await #expect(throws: StorageError.migrationMismatch(version: 105, databaseName: "second", codeName: "other")) {
+    await #expect(
+      throws: StorageError.migrationMismatch(
+        version: 105, databaseName: "second", codeName: "other")
+    ) {
       _ = try await SQLiteDatabase.open(dataDirectory: directory, migrations: renamed, now: testNow)
     }
   }
@@ -101,7 +110,9 @@ struct MigrationTests {
       try await withDatabase(migrations: Self.logged + [Self.logged[1]]) { _, _ in }
     }
     await #expect(throws: StorageError.invalidMigrations("version 3 appears twice")) {
-      try await withDatabase(migrations: [Migration(version: 3, name: "clash", sql: "SELECT 1")]) { _, _ in }
+      try await withDatabase(migrations: [Migration(version: 3, name: "clash", sql: "SELECT 1")]) {
+        _, _ in
+      }
     }
   }
 

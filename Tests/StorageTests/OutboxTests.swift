@@ -11,7 +11,10 @@ struct OutboxTests {
   @Test func enqueuedMessagesAreClaimedOnceThenDelivered() async throws {
     try await withDatabase { (database, _) async throws in
       let ids = try await database.write { db in
-        [try Outbox.enqueue(Self.pec, at: testNow, in: db), try Outbox.enqueue(Self.sms, at: testNow, in: db)]
+        [
+          try Outbox.enqueue(Self.pec, at: testNow, in: db),
+          try Outbox.enqueue(Self.sms, at: testNow, in: db),
+        ]
       }
       let claimed = try await database.write { db in
         try Outbox.claimDue(now: testNow, limit: 10, in: db)
@@ -50,7 +53,9 @@ struct OutboxTests {
         try Outbox.claimDue(now: retryAt.addingTimeInterval(-1), limit: 10, in: db)
       }
       #expect(early.isEmpty)
-      let due = try await database.write { db in try Outbox.claimDue(now: retryAt, limit: 10, in: db) }
+      let due = try await database.write { db in
+        try Outbox.claimDue(now: retryAt, limit: 10, in: db)
+      }
       #expect(due.map(\.id) == [id])
       #expect(due.first?.lastError == "SMTP 451")
       #expect(due.first?.attempts == 2)
@@ -61,9 +66,11 @@ struct OutboxTests {
     try await withDatabase { (database, _) async throws in
       let ids = try await database.write { db in
         [
-          try Outbox.enqueue(Self.pec, at: testNow, notBefore: testNow.addingTimeInterval(30), in: db),
+          try Outbox.enqueue(
+            Self.pec, at: testNow, notBefore: testNow.addingTimeInterval(30), in: db),
           try Outbox.enqueue(Self.sms, at: testNow, in: db),
-          try Outbox.enqueue(Self.pec, at: testNow, notBefore: testNow.addingTimeInterval(10), in: db),
+          try Outbox.enqueue(
+            Self.pec, at: testNow, notBefore: testNow.addingTimeInterval(10), in: db),
         ]
       }
       let first = try await database.write { db in
@@ -86,7 +93,9 @@ struct OutboxTests {
           throw Abort()
         }
       }
-      let claimed = try await database.write { db in try Outbox.claimDue(now: testNow, limit: 10, in: db) }
+      let claimed = try await database.write { db in
+        try Outbox.claimDue(now: testNow, limit: 10, in: db)
+      }
       #expect(claimed.isEmpty)
     }
   }

@@ -91,7 +91,9 @@ struct TransactionTests {
           writeFinished.store(true, ordering: .sequentiallyConsistent)
         }
       }
-      while !writeStarted.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+      while !writeStarted.load(ordering: .sequentiallyConsistent) {
+        try await Task.sleep(for: .milliseconds(5))
+      }
       // Several reads, concurrently, all while the writer holds its transaction open.
       let counts = try await withThrowingTaskGroup(of: Int64.self) { group in
         for _ in 0..<6 { group.addTask { try await countItems(database) } }
@@ -129,8 +131,11 @@ struct TransactionTests {
       let instant = Date(microsecondsSinceEpoch: 1_795_510_800_123_456)
       let row = try await database.write { db in
         try db.execute(
-          "INSERT INTO kinds VALUES (?, ?, ?, ?, ?)", [Int64.min, 2.5, "è€\u{0}z", [0, 255, 7] as [UInt8], true])
-        try db.execute("INSERT INTO kinds VALUES (?, ?, ?, ?, ?)", [instant, [] as [UInt8], "", SQLValue.null, String?.none])
+          "INSERT INTO kinds VALUES (?, ?, ?, ?, ?)",
+          [Int64.min, 2.5, "è€\u{0}z", [0, 255, 7] as [UInt8], true])
+        try db.execute(
+          "INSERT INTO kinds VALUES (?, ?, ?, ?, ?)",
+          [instant, [] as [UInt8], "", SQLValue.null, String?.none])
         return try db.query("SELECT * FROM kinds ORDER BY rowid")
       }
       #expect(try row[0].int64("i") == Int64.min)
@@ -143,7 +148,8 @@ struct TransactionTests {
       #expect(try row[1].date("i") == instant)
       #expect(try row[1].optionalBytes("b") == nil)
       #expect(try row[1].optionalString("F") == nil, "names match case-insensitively")
-      #expect(throws: StorageError.typeMismatch(column: "i", expected: "String", found: "INTEGER")) {
+      #expect(throws: StorageError.typeMismatch(column: "i", expected: "String", found: "INTEGER"))
+      {
         try row[1].string("i")
       }
       #expect(throws: StorageError.missingColumn("nope")) { try row[0].string("nope") }
@@ -152,7 +158,8 @@ struct TransactionTests {
 
   @Test func statementErrorsAreReported() async throws {
     try await withDatabase(migrations: [itemsMigration]) { (database, _) async throws in
-      await #expect(throws: StorageError.parameterCount(expected: 2, given: 1, sql: "SELECT ?, ?")) {
+      await #expect(throws: StorageError.parameterCount(expected: 2, given: 1, sql: "SELECT ?, ?"))
+      {
         try await database.read { db in _ = try db.query("SELECT ?, ?", [1]) }
       }
       await #expect(throws: StorageError.multipleStatements("SELECT 1; SELECT 2")) {
@@ -164,7 +171,8 @@ struct TransactionTests {
   @Test func closedDatabaseRefusesWork() async throws {
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let database = try await SQLiteDatabase.open(dataDirectory: directory, migrations: [], now: testNow)
+    let database = try await SQLiteDatabase.open(
+      dataDirectory: directory, migrations: [], now: testNow)
     await database.close()
     await #expect(throws: StorageError.closed) { try await database.read { _ in 1 } }
     await #expect(throws: StorageError.closed) { try await database.write { _ in 1 } }

@@ -108,7 +108,9 @@ final class SQLiteConnection {
       return rc
     }
     guard rc == SQLITE_OK, let statement else {
-      if rc == SQLITE_OK { throw StorageError.engine(code: rc, message: "empty statement", sql: sql) }
+      if rc == SQLITE_OK {
+        throw StorageError.engine(code: rc, message: "empty statement", sql: sql)
+      }
       throw failure(rc, sql)
     }
     guard onlyOne else {

@@ -22,7 +22,9 @@ public final class SQLiteDatabase: Database {
     /// Prepared statements kept per connection.
     public var statementCacheSize: Int
 
-    public init(readers: Int = 3, busyTimeoutMilliseconds: Int32 = 5_000, statementCacheSize: Int = 128) {
+    public init(
+      readers: Int = 3, busyTimeoutMilliseconds: Int32 = 5_000, statementCacheSize: Int = 128
+    ) {
       self.readers = max(1, readers)
       self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
       self.statementCacheSize = max(1, statementCacheSize)
@@ -87,7 +89,8 @@ public final class SQLiteDatabase: Database {
     }
     let database = SQLiteDatabase(path: path, writer: writer, readers: readers)
     do {
-      try await Migrator.migrate(database, migrations: StorageSchema.migrations + migrations, now: now)
+      try await Migrator.migrate(
+        database, migrations: StorageSchema.migrations + migrations, now: now)
     } catch {
       await database.close()
       throw error

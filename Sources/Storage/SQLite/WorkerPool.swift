@@ -30,7 +30,8 @@ final class WorkerPool: @unchecked Sendable {
   ) async throws -> WorkerPool {
     let pool = WorkerPool()
     let opened = OpenBarrier(expected: count)
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    try await withCheckedThrowingContinuation {
+      (continuation: CheckedContinuation<Void, any Error>) in
       opened.onComplete = { result in continuation.resume(with: result) }
       pool.condition.lock()
       pool.alive = count
