@@ -107,6 +107,35 @@ struct TransactionTests {
     }
   }
 
+  @Test func writeCancelledWhileQueuedNeverRuns() async throws {
+    try await withDatabase(migrations: [itemsMigration]) { (database, _) async throws in
+      let blockerStarted = Atomic<Bool>(false)
+      let blocker = Task {
+        try await database.write { db in
+          blockerStarted.store(true, ordering: .sequentiallyConsistent)
+          Thread.sleep(forTimeInterval: 0.5)
+          return try db.execute("INSERT INTO items (name) VALUES ('blocker')")
+        }
+      }
+      while !blockerStarted.load(ordering: .sequentiallyConsistent) {
+        try await Task.sleep(for: .milliseconds(5))
+      }
+      let queued = Task {
+        try await database.write { db in
+          try db.execute("INSERT INTO items (name) VALUES ('queued')")
+        }
+      }
+      try await Task.sleep(for: .milliseconds(50))
+      queued.cancel()
+      await #expect(throws: CancellationError.self) { try await queued.value }
+      _ = try await blocker.value
+      let names = try await database.read { db in
+        try db.query("SELECT name FROM items").map { try $0.string("name") }
+      }
+      #expect(names == ["blocker"])
+    }
+  }
+
   @Test func writesAreSerialisedAndAllCommit() async throws {
     try await withDatabase(migrations: [itemsMigration]) { (database, _) async throws in
       try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A few dedicated threads, each owning one ``SQLiteConnection``, serving a shared job queue.
 ///
@@ -46,14 +47,28 @@ final class WorkerPool: @unchecked Sendable {
   }
 
   /// Runs `body` on a worker with its connection and returns its result to the caller.
+  ///
+  /// If the calling task is cancelled before a worker picks the job up, `body` never runs and
+  /// the call throws `CancellationError`; once started, `body` runs to completion (a write
+  /// commits or rolls back as usual).
   func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws
     -> T
   {
-    try await withCheckedThrowingContinuation { continuation in
-      let accepted = submit { connection in
-        continuation.resume(with: Result { try body(connection) })
+    try Task.checkCancellation()
+    let cancelled = CancellationFlag()
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { continuation in
+        let accepted = submit { connection in
+          if cancelled.isSet {
+            continuation.resume(throwing: CancellationError())
+          } else {
+            continuation.resume(with: Result { try body(connection) })
+          }
+        }
+        if !accepted { continuation.resume(throwing: StorageError.closed) }
       }
-      if !accepted { continuation.resume(throwing: StorageError.closed) }
+    } onCancel: {
+      cancelled.set()
     }
   }
 
@@ -148,4 +163,11 @@ private final class OpenBarrier: @unchecked Sendable {
     guard done, let completion else { return }
     completion(error.map { .failure($0) } ?? .success(()))
   }
+}
+
+/// Set when the task awaiting a queued job is cancelled.
+private final class CancellationFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  var isSet: Bool { value.load(ordering: .acquiring) }
+  func set() { value.store(true, ordering: .releasing) }
 }
