@@ -43,6 +43,21 @@ public enum Idempotency {
       [caller, method, requestID, response, now])
   }
 
+  /// `lookup`, then — only when the key is new — `body` and `store` of its result, all in the
+  /// caller's write transaction. Returns the response and whether it is a replay of the first.
+  public static func perform(
+    caller: String, method: String, requestID: String, at now: Date, in db: any WriteContext,
+    _ body: () throws -> [UInt8]
+  ) throws -> (response: [UInt8], replayed: Bool) {
+    if let first = try lookup(caller: caller, method: method, requestID: requestID, in: db) {
+      return (first, true)
+    }
+    let response = try body()
+    try store(
+      caller: caller, method: method, requestID: requestID, response: response, at: now, in: db)
+    return (response, false)
+  }
+
   /// Forgets keys recorded before `cutoff`; returns how many.
   @discardableResult
   public static func purge(before cutoff: Date, in db: any WriteContext) throws -> Int {

@@ -36,6 +36,24 @@ struct IdempotencyTests {
     }
   }
 
+  @Test func performRunsTheBodyOnlyForANewKey() async throws {
+    try await withDatabase(migrations: [itemsMigration]) { (database, _) async throws in
+      for (attempt, name) in ["first", "second"].enumerated() {
+        let (response, replayed) = try await database.write { db in
+          try Idempotency.perform(
+            caller: "svc", method: "AddItem", requestID: "r-9", at: testNow, in: db
+          ) {
+            try db.execute("INSERT INTO items (name) VALUES (?)", [name])
+            return Array(name.utf8)
+          }
+        }
+        #expect(response == Array("first".utf8))
+        #expect(replayed == (attempt == 1))
+      }
+      #expect(try await countItems(database) == 1)
+    }
+  }
+
   @Test func keysAreScopedByCallerAndMethod() async throws {
     try await withDatabase { (database, _) async throws in
       try await database.write { db in
