@@ -540,7 +540,7 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
     if !self.counts.isEmpty {
       c.pointee.n_counts = self.counts.count
       c.pointee.counts = arena.mapEntries(
-        self.counts, initialize: { cassetto__testing__v1__collections__counts_entry__init($0) }
+        self.counts, keyOrder: { $0 < $1 }, initialize: { cassetto__testing__v1__collections__counts_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Cassetto__Testing__V1__Collections__CountsEntry>, key, value) in
         entry.pointee.key = arena.string(key)
         entry.pointee.value = value
@@ -549,7 +549,7 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
     if !self.names.isEmpty {
       c.pointee.n_names = self.names.count
       c.pointee.names = arena.mapEntries(
-        self.names, initialize: { cassetto__testing__v1__collections__names_entry__init($0) }
+        self.names, keyOrder: { $0 < $1 }, initialize: { cassetto__testing__v1__collections__names_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Cassetto__Testing__V1__Collections__NamesEntry>, key, value) in
         entry.pointee.key = key
         entry.pointee.value = arena.string(value)
@@ -558,7 +558,7 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
     if !self.innerByName.isEmpty {
       c.pointee.n_inner_by_name = self.innerByName.count
       c.pointee.inner_by_name = arena.mapEntries(
-        self.innerByName, initialize: { cassetto__testing__v1__collections__inner_by_name_entry__init($0) }
+        self.innerByName, keyOrder: { $0 < $1 }, initialize: { cassetto__testing__v1__collections__inner_by_name_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Cassetto__Testing__V1__Collections__InnerByNameEntry>, key, value) in
         entry.pointee.key = arena.string(key)
         entry.pointee.value = value.protobufCMake(arena: arena)
@@ -567,7 +567,7 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
     if !self.blobById.isEmpty {
       c.pointee.n_blob_by_id = self.blobById.count
       c.pointee.blob_by_id = arena.mapEntries(
-        self.blobById, initialize: { cassetto__testing__v1__collections__blob_by_id_entry__init($0) }
+        self.blobById, keyOrder: { $0 < $1 }, initialize: { cassetto__testing__v1__collections__blob_by_id_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Cassetto__Testing__V1__Collections__BlobByIdEntry>, key, value) in
         entry.pointee.key = key
         entry.pointee.value = arena.binary(value)
@@ -576,7 +576,7 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
     if !self.colorByFlag.isEmpty {
       c.pointee.n_color_by_flag = self.colorByFlag.count
       c.pointee.color_by_flag = arena.mapEntries(
-        self.colorByFlag, initialize: { cassetto__testing__v1__collections__color_by_flag_entry__init($0) }
+        self.colorByFlag, keyOrder: { !$0 && $1 }, initialize: { cassetto__testing__v1__collections__color_by_flag_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Cassetto__Testing__V1__Collections__ColorByFlagEntry>, key, value) in
         entry.pointee.key = key ? 1 : 0
         entry.pointee.value = .init(rawValue: .init(truncatingIfNeeded: value.rawValue))
@@ -585,7 +585,7 @@ extension Cassetto_Testing_V1_Collections: ProtobufCBacked {
     if !self.doublesByKey.isEmpty {
       c.pointee.n_doubles_by_key = self.doublesByKey.count
       c.pointee.doubles_by_key = arena.mapEntries(
-        self.doublesByKey, initialize: { cassetto__testing__v1__collections__doubles_by_key_entry__init($0) }
+        self.doublesByKey, keyOrder: { $0 < $1 }, initialize: { cassetto__testing__v1__collections__doubles_by_key_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Cassetto__Testing__V1__Collections__DoublesByKeyEntry>, key, value) in
         entry.pointee.key = key
         entry.pointee.value = value

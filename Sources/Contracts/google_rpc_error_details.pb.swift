@@ -309,7 +309,7 @@ extension Google_Rpc_ErrorInfo: ProtobufCBacked {
     if !self.metadata.isEmpty {
       c.pointee.n_metadata = self.metadata.count
       c.pointee.metadata = arena.mapEntries(
-        self.metadata, initialize: { google__rpc__error_info__metadata_entry__init($0) }
+        self.metadata, keyOrder: { $0 < $1 }, initialize: { google__rpc__error_info__metadata_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Google__Rpc__ErrorInfo__MetadataEntry>, key, value) in
         entry.pointee.key = arena.string(key)
         entry.pointee.value = arena.string(value)

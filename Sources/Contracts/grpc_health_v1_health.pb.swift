@@ -182,7 +182,7 @@ extension Grpc_Health_V1_HealthListResponse: ProtobufCBacked {
     if !self.statuses.isEmpty {
       c.pointee.n_statuses = self.statuses.count
       c.pointee.statuses = arena.mapEntries(
-        self.statuses, initialize: { grpc__health__v1__health_list_response__statuses_entry__init($0) }
+        self.statuses, keyOrder: { $0 < $1 }, initialize: { grpc__health__v1__health_list_response__statuses_entry__init($0) }
       ) { (entry: UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse__StatusesEntry>, key, value) in
         entry.pointee.key = arena.string(key)
         entry.pointee.value = value.protobufCMake(arena: arena)

@@ -56,6 +56,26 @@ import Testing
     #expect(message.serializedBytes() == bytes)
   }
 
+  @Test func mapsEncodeInKeyOrder() {
+    var message = Cassetto_Testing_V1_Collections()
+    message.names = [3: "c", -1: "a", 2: "b"]
+    message.colorByFlag = [true: .red, false: .green]
+    // names (12) entries {key (1), value (2)}, keys -1, 2, 3; then color_by_flag (15): false
+    // (a proto3 entry leaves out its default key), true.
+    let minusOne: [UInt8] = Array(repeating: 0xFF, count: 9) + [0x01]
+    let expected: [UInt8] =
+      [0x62, 0x0E, 0x08] + minusOne + [0x12, 0x01, 0x61]
+      + [0x62, 0x05, 0x08, 0x02, 0x12, 0x01, 0x62]
+      + [0x62, 0x05, 0x08, 0x03, 0x12, 0x01, 0x63]
+      + [0x7A, 0x02, 0x10, 0x02]
+      + [0x7A, 0x04, 0x08, 0x01, 0x10, 0x01]
+    #expect(message.serializedBytes() == expected)
+    var copy = Cassetto_Testing_V1_Collections()
+    for key in [2, 3, -1] as [Int32] { copy.names[key] = message.names[key] }
+    copy.colorByFlag = message.colorByFlag
+    #expect(copy.serializedBytes() == expected)
+  }
+
   @Test func oneofMemberAtDefaultIsEncoded() {
     var message = Cassetto_Testing_V1_Choice()
     message.kind = .number(0)

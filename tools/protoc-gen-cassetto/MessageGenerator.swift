@@ -330,7 +330,8 @@ struct MessageGenerator {
         p.block("if !\(property).isEmpty") { p in
           p.line("c.pointee.n_\(cName) = \(property).count")
           p.line("\(member) = arena.mapEntries(")
-          p.line("  \(property), initialize: { \(entryInfo.cPrefix)__init($0) }")
+          let keyOrder = entry.fields[0].type == .bool ? "{ !$0 && $1 }" : "{ $0 < $1 }"
+          p.line("  \(property), keyOrder: \(keyOrder), initialize: { \(entryInfo.cPrefix)__init($0) }")
           p.line(") { (entry: UnsafeMutablePointer<\(entryInfo.cType)>, key, value) in")
           p.indent()
           for (entryField, name) in [(entry.fields[0], "key"), (entry.fields[1], "value")] {

@@ -322,15 +322,18 @@ func isValidUTF8WithoutNUL(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool 
     return out
   }
 
-  /// Entries of a map field, each initialised and filled by `fill`.
+  /// Entries of a map field in ascending key order (so that equal maps encode to equal
+  /// bytes, like protobuf's deterministic serialisation), each initialised and filled by
+  /// `fill`.
   @inlinable
   public func mapEntries<Key, Value, Entry>(
-    _ map: [Key: Value], initialize: (UnsafeMutablePointer<Entry>) -> Void,
+    _ map: [Key: Value], keyOrder: (Key, Key) -> Bool,
+    initialize: (UnsafeMutablePointer<Entry>) -> Void,
     fill: (UnsafeMutablePointer<Entry>, Key, Value) -> Void
   ) -> UnsafeMutablePointer<UnsafeMutablePointer<Entry>?> {
     let out = allocate(UnsafeMutablePointer<Entry>?.self, count: map.count)
     var index = 0
-    for (key, value) in map {
+    for (key, value) in map.sorted(by: { keyOrder($0.key, $1.key) }) {
       let entry = allocate(Entry.self)
       initialize(entry)
       fill(entry, key, value)
