@@ -207,6 +207,22 @@ struct TransactionTests {
     await #expect(throws: StorageError.closed) { try await database.write { _ in 1 } }
   }
 
+  @Test func newFilesAreReadableByTheOwnerOnly() async throws {
+    let parent = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: parent) }
+    let directory = (parent as NSString).appendingPathComponent("data")
+    let database = try await SQLiteDatabase.open(
+      dataDirectory: directory, migrations: [], now: testNow)
+    try await database.write { db in try db.execute("CREATE TABLE t (x BIGINT)") }
+    for name in ["", "-wal"] {
+      let attributes = try FileManager.default.attributesOfItem(atPath: database.path + name)
+      #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(name)")
+    }
+    let directoryAttributes = try FileManager.default.attributesOfItem(atPath: directory)
+    #expect((directoryAttributes[.posixPermissions] as? Int) == 0o700)
+    await database.close()
+  }
+
   @Test func pragmasAreSet() async throws {
     try await withDatabase { (database, _) async throws in
       let (mode, synchronous, foreignKeys) = try await database.write { db in

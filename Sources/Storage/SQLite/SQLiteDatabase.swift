@@ -53,7 +53,8 @@ public final class SQLiteDatabase: Database {
     now: Date
   ) async throws -> SQLiteDatabase {
     try FileManager.default.createDirectory(
-      atPath: dataDirectory, withIntermediateDirectories: true)
+      atPath: dataDirectory, withIntermediateDirectories: true,
+      attributes: [.posixPermissions: 0o700])
     let path = (dataDirectory as NSString).appendingPathComponent(fileName)
     return try await open(
       path: path, migrations: migrations, configuration: configuration, now: now)
@@ -71,7 +72,11 @@ public final class SQLiteDatabase: Database {
     let cacheSize = configuration.statementCacheSize
     let timeout = configuration.busyTimeoutMilliseconds
     let writer = try await WorkerPool.start(name: "sqlite-writer", count: 1) {
+      let isNew = !FileManager.default.fileExists(atPath: path)
       let connection = try SQLiteConnection(path: path, create: true, statementCacheSize: cacheSize)
+      // Personal data: a new file is readable by its owner only; SQLite gives the -wal and
+      // -shm files the same permissions.
+      if isNew { chmod(path, 0o600) }
       try configure(connection, busyTimeoutMilliseconds: timeout, readOnly: false)
       return connection
     }
@@ -139,6 +144,12 @@ public final class SQLiteDatabase: Database {
 
   /// Finishes the queued work, then closes every connection. Later calls throw
   /// ``StorageError/closed``.
+  /// Without ``close()``, the threads are told to finish their queued work and exit.
+  deinit {
+    readers.requestShutdown()
+    writer.requestShutdown()
+  }
+
   public func close() async {
     await readers.shutdown()
     await writer.shutdown()

@@ -89,6 +89,14 @@ final class WorkerPool: @unchecked Sendable {
     }
   }
 
+  /// Stops accepting jobs and lets the threads exit after the queued ones, without waiting.
+  func requestShutdown() {
+    condition.lock()
+    stopping = true
+    condition.broadcast()
+    condition.unlock()
+  }
+
   private func submit(_ job: @escaping Job) -> Bool {
     condition.lock()
     defer { condition.unlock() }
