@@ -29,7 +29,6 @@ package let protobufCMaxDepth = 100
 
 extension ProtobufCBacked {
   /// A new C struct in `arena`, initialised and filled with this value.
-  @inlinable
   package func protobufCMake(arena: ProtobufCArena) -> UnsafeMutablePointer<CStruct> {
     let c = arena.allocate(CStruct.self)
     Self.protobufCInitialize(c)
@@ -38,7 +37,6 @@ extension ProtobufCBacked {
   }
 
   /// Appends the wire format to `buffer` (``ProtoMessage/serialize(into:)``).
-  @inlinable
   package func protobufCSerialize(into buffer: inout [UInt8]) {
     let arena = ProtobufCArena()
     let c = protobufCMake(arena: arena)
@@ -53,7 +51,6 @@ extension ProtobufCBacked {
   }
 
   /// Decodes the wire format (``ProtoMessage/init(serializedBytes:)``).
-  @inlinable
   package init(protobufCBytes bytes: UnsafeRawBufferPointer) throws {
     let descriptor = Self.protobufCDescriptor
     let decoded: Self? = withNonNilBase(bytes) { base, count in
@@ -75,7 +72,6 @@ extension ProtobufCBacked {
 
 /// A protobuf-c allocator backed by a fresh ``ProtobufCArena`` that lives while `body` runs;
 /// its `free` does nothing (the arena frees everything at the end).
-@usableFromInline
 func withArenaAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) -> R) -> R {
   let arena = ProtobufCArena()
   var allocator = ProtobufCAllocator(
@@ -89,7 +85,6 @@ func withArenaAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) ->
   return withExtendedLifetime(arena) { body(&allocator) }
 }
 
-@usableFromInline
 func protobufCDecodingError(
   _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>
 ) -> ProtoDecodingError {
@@ -97,7 +92,6 @@ func protobufCDecodingError(
 }
 
 /// protobuf-c wants a non-nil pointer even for zero bytes.
-@inlinable
 package func withNonNilBase<R>(
   _ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<UInt8>, Int) -> R
 ) -> R {
@@ -116,7 +110,6 @@ package func withNonNilBase<R>(
 ///   cut them there).
 /// Other malformations (truncation, bad wire types, groups, which protobuf-c does not
 /// support) are refused here too; protobuf-c would refuse them anyway.
-@usableFromInline
 package func wireFormatIsAcceptable(
   _ base: UnsafePointer<UInt8>, _ count: Int,
   descriptor: UnsafePointer<ProtobufCMessageDescriptor>, depth: Int
@@ -171,7 +164,6 @@ package func wireFormatIsAcceptable(
 
 /// UTF-8 as RFC 3629 defines it (no overlongs, no surrogates, nothing above U+10FFFF), and no
 /// zero byte.
-@usableFromInline
 func isValidUTF8WithoutNUL(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool {
   var i = 0
   while i < count {
@@ -403,7 +395,6 @@ func isValidUTF8WithoutNUL(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool 
 /// through other messages): value types cannot contain themselves inline.
 package final class ProtoBox<Value: Sendable>: Sendable {
   package let value: Value
-  @inlinable
   package init(_ value: Value) { self.value = value }
 }
 
