@@ -13,12 +13,18 @@ package protocol EventLoopHandler: AnyObject {
 package final class EventLoopTimer {
   fileprivate let deadline: ContinuousClock.Instant
   fileprivate var work: (() -> Void)?
-  fileprivate init(deadline: ContinuousClock.Instant, work: @escaping () -> Void) {
+  fileprivate unowned(unsafe) let loop: EventLoop
+  fileprivate init(deadline: ContinuousClock.Instant, loop: EventLoop, work: @escaping () -> Void) {
     self.deadline = deadline
+    self.loop = loop
     self.work = work
   }
   /// Stops the timer from firing; harmless after it fired.
-  package func cancel() { work = nil }
+  package func cancel() {
+    guard work != nil else { return }
+    work = nil
+    loop.timerCancelled()
+  }
 }
 
 /// One thread with its own epoll instance: it waits for readiness, runs the handlers of ready
@@ -35,6 +41,9 @@ package final class EventLoop: @unchecked Sendable {
   private let queue = Mutex<[@Sendable () -> Void]>([])
   private var handlers: [Int32: EventLoopHandler] = [:]
   private var timers: [EventLoopTimer] = []  // binary min-heap on deadline
+  /// Cancelled timers still in the heap (most call deadlines are cancelled long before they
+  /// are due; without compaction they would pile up for the length of the deadline).
+  private var cancelledTimers = 0
   private var running = true
   private var flushes: [() -> Void] = []
   /// Scratch buffer for socket reads, shared by every connection of this loop.
@@ -138,7 +147,7 @@ package final class EventLoop: @unchecked Sendable {
   package func schedule(at deadline: ContinuousClock.Instant, _ work: @escaping () -> Void)
     -> EventLoopTimer
   {
-    let timer = EventLoopTimer(deadline: deadline, work: work)
+    let timer = EventLoopTimer(deadline: deadline, loop: self, work: work)
     timers.append(timer)
     siftUp(timers.count - 1)
     return timer
@@ -148,6 +157,17 @@ package final class EventLoop: @unchecked Sendable {
   /// output produced by many of them goes out in one write.
   package func flushAtEndOfIteration(_ work: @escaping () -> Void) {
     flushes.append(work)
+  }
+
+  fileprivate func timerCancelled() {
+    cancelledTimers += 1
+    if cancelledTimers > 256 && cancelledTimers * 2 > timers.count {
+      timers.removeAll { $0.work == nil }
+      cancelledTimers = 0
+      if timers.count > 1 {
+        for index in stride(from: timers.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
+      }
+    }
   }
 
   // MARK: The loop
@@ -231,6 +251,8 @@ package final class EventLoop: @unchecked Sendable {
       if let work = first.work {
         first.work = nil
         work()
+      } else if cancelledTimers > 0 {
+        cancelledTimers -= 1
       }
     }
   }

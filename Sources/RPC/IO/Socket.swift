@@ -87,6 +87,10 @@ package enum Socket {
     }
   }
 
+  private static func cString(_ chars: [CChar]) -> String {
+    String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
   /// `ipv4:1.2.3.4:5` / `ipv6:[::1]:5`, as gRPC names peers.
   private static func describe(_ storage: sockaddr_storage) -> String {
     var copy = storage
@@ -101,7 +105,7 @@ package enum Socket {
           _ = inet_ntop(AF_INET, &addr, &text, socklen_t(text.count))
         }
       }
-      return "ipv4:\(String(cString: text)):\(port)"
+      return "ipv4:\(cString(text)):\(port)"
     case AF_INET6:
       withUnsafePointer(to: &copy) {
         $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
@@ -109,7 +113,7 @@ package enum Socket {
           _ = inet_ntop(AF_INET6, &addr, &text, socklen_t(text.count))
         }
       }
-      return "ipv6:[\(String(cString: text))]:\(port)"
+      return "ipv6:[\(cString(text))]:\(port)"
     default:
       return "unknown"
     }

@@ -26,6 +26,28 @@ final class ServerRouter: Sendable {
 ///
 /// Thread ownership: every method runs on ``loop``'s thread. Handler tasks reach it only
 /// through `loop.execute` (see ``ServerCall``); hence `@unchecked Sendable`.
+///
+/// How requests that are not well-formed gRPC are answered (grpc/grpc
+/// `doc/PROTOCOL-HTTP2.md`; where it is silent, grpc-go's server, whose tests pin these):
+/// - `:method` other than POST: HTTP 405 with `grpc-status` INTERNAL.
+/// - `content-type` not `application/grpc[+…|;…]`: HTTP 415 with `grpc-status`
+///   INVALID_ARGUMENT and `invalid gRPC request content-type "…"` (grpc-go sends the same;
+///   a client that reads only the HTTP status maps 415 to INTERNAL anyway).
+/// - missing `te: trailers`: accepted. grpc-go does not check it and grpc-java only logs a
+///   warning; grpc-core refuses. The header exists to detect proxies that drop trailers,
+///   and an HTTP/2 client that reached us receives the trailers regardless.
+/// - malformed `grpc-timeout` (not 1–8 digits + one of `HMSmun`): HTTP 400 with
+///   `grpc-status` INTERNAL "malformed grpc-timeout", as grpc-go.
+/// - `grpc-encoding` other than `identity`/`gzip`: UNIMPLEMENTED; a message with the
+///   compressed flag set but no (or `identity`) encoding: UNIMPLEMENTED as well (grpc-go
+///   says INTERNAL there; the compression spec asks for UNIMPLEMENTED). Every response
+///   carries `grpc-accept-encoding: gzip`.
+/// - unknown path: trailers-only UNIMPLEMENTED. A second request message on a unary or
+///   server-streaming method, a frame cut by END_STREAM, or a compressed flag other than
+///   0/1: INTERNAL. A declared length above the limit: RESOURCE_EXHAUSTED at once, before
+///   the body is buffered; the same for gzip output above the limit.
+/// - header block above ``ServerConfiguration/maxHeaderListSize``: RST_STREAM
+///   (INTERNAL_ERROR) — no status can be sent for a request whose headers were not read.
 final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
   let loop: EventLoop
   let router: ServerRouter
