@@ -18,6 +18,7 @@ let package = Package(
   products: [
     .executable(name: "cassetto-server", targets: ["cassetto-server"]),
     .executable(name: "protoc-gen-cassetto", targets: ["protoc-gen-cassetto"]),
+    .executable(name: "cassetto", targets: ["cassetto"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -49,10 +50,31 @@ let package = Package(
     .target(name: "SideServices", dependencies: ["RPC", "Contracts"]),
     // The gRPC interop TestService, served with --interop.
     .target(name: "Interop", dependencies: ["RPC", "Contracts"]),
+    // Who is calling (Caller), the injected clock, cut-over dates; the authorization rule.
+    .target(name: "Access", dependencies: ["Validation"]),
+    // Identity and enablement (abilitazioni): domain rules + cassetto.identity.v1.Identity.
+    .target(name: "Identity", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
+    // Composition root: configuration, authentication interceptor, error mapping, wiring.
+    .target(
+      name: "Server",
+      dependencies: [
+        "Access", "Contracts", "Identity", "RPC", "Security", "SideServices", "Interop", "Storage",
+        "Validation",
+      ]
+    ),
+    // `cassetto`: development tokens, demo tokens, audit verification.
+    .executableTarget(
+      name: "cassetto",
+      dependencies: [
+        "Server", "Security", "Storage", "Validation",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "tools/cassetto"
+    ),
     .executableTarget(
       name: "cassetto-server",
       dependencies: [
-        "RPC", "Contracts", "SideServices", "Interop",
+        "Access", "RPC", "Contracts", "SideServices", "Interop", "Server",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -66,6 +88,9 @@ let package = Package(
     .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     .testTarget(name: "SecurityTests", dependencies: ["Security"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation"]),
+    .testTarget(
+      name: "IdentityTests",
+      dependencies: ["Identity", "Access", "Contracts", "RPC", "Storage", "Validation", "Server"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,10 @@
 import ArgumentParser
+import Access
 import Dispatch
+import Foundation
 import Interop
 import RPC
+import Server
 import SideServices
 
 #if canImport(Glibc)
@@ -18,8 +21,21 @@ struct CassettoServer: AsyncParsableCommand {
       Speaks gRPC over HTTP/2: cleartext (h2c) by default, TLS 1.2/1.3 with ALPN h2 when \
       --tls-cert and --tls-key are given, mutual TLS when --tls-client-ca is also given. \
       Always serves grpc.health.v1.Health and server reflection (grpc.reflection.v1 and \
-      v1alpha). SIGTERM or SIGINT drains in-flight calls (GOAWAY) for --shutdown-grace \
-      seconds, then exits.
+      v1alpha), open to anyone, and cassetto.identity.v1.Identity, which needs a caller. \
+      SIGTERM or SIGINT drains in-flight calls (GOAWAY) for --shutdown-grace seconds, then \
+      exits.
+
+      Callers. A person sends 'authorization: Bearer <JWT>' signed by the identity gateway: \
+      give its public keys with --trusted-key (repeatable) and the claims to require with \
+      --token-issuer and --token-audience. A back-end calls with a client certificate \
+      (mutual TLS: --tls-client-ca) mapped to a service name and permissions with \
+      --service-identity. Without either, a call is anonymous.
+
+      Development mode (--dev): the server creates a signing key in the data directory \
+      (dev-signing-key.pem) and trusts it with issuer urn:cassetto:development; mint tokens \
+      with 'cassetto dev-token --cf CODICEFISCALE' or print one per demo role with \
+      'cassetto demo'. --dev also loads the demo data set into an empty database (turn it \
+      off with --no-demo). Outside development mode that key is never accepted.
       """
   )
 
@@ -40,6 +56,49 @@ struct CassettoServer: AsyncParsableCommand {
 
   @Flag(help: "Also serve the gRPC interop service grpc.testing.TestService.")
   var interop = false
+
+  @Flag(help: "Development mode: create a signing key in the data directory and trust it.")
+  var dev = false
+
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Load the demo data set into an empty database (default: on with --dev; --dev only).")
+  var demo: Bool?
+
+  @Option(help: "SQLite database file (default: DATA_DIR/cassetto.sqlite).")
+  var database: String?
+
+  @Option(
+    name: .customLong("trusted-key"),
+    help: "PEM public key or certificate of the identity gateway (ES256/EdDSA); repeatable.")
+  var trustedKeys: [String] = []
+
+  @Option(help: "Required 'iss' of person tokens verified with --trusted-key.")
+  var tokenIssuer: String = ""
+
+  @Option(help: "Required 'aud' of person tokens (development tokens too).")
+  var tokenAudience: String = Configuration.defaultAudience
+
+  @Option(help: "Seconds of clock difference allowed with the token issuer (exp, nbf, iat).")
+  var clockSkew: Int = 60
+
+  @Option(
+    name: .customLong("service-identity"),
+    help: ArgumentHelp(
+      "Maps a client certificate to a back-end: cn:CN=NAME:PERM,PERM or sha256:HEX=NAME:PERM; repeatable.",
+      discussion: "Permissions: identity.import-legacy-abilitazioni, identity.upsert-albo-registrations."))
+  var serviceIdentities: [String] = []
+
+  @Option(
+    name: .customLong("idm-manager"),
+    help: "Bootstraps the first IDM manager of a sede: CODICEFISCALE@SEDE; repeatable.")
+  var idmManagers: [String] = []
+
+  @Option(help: "Cut-over: last day of the old GDP channel (Circ. 34/2023 §2.1), YYYY-MM-DD.")
+  var gdpOldChannelEnd: String = "2023-07-15"
+
+  @Option(help: "Cut-over: enablements granted up to this day may be imported, YYYY-MM-DD.")
+  var legacyEnablementsUntil: String = "2023-03-31"
 
   @Option(help: "Event-loop threads (default: one per core).")
   var eventLoops: Int?
@@ -73,6 +132,25 @@ struct CassettoServer: AsyncParsableCommand {
     if maxConcurrentStreams < 1 { throw ValidationError("--max-concurrent-streams must be ≥ 1") }
     if maxHeaderListSize < 1024 { throw ValidationError("--max-header-list-size must be ≥ 1024") }
     if let eventLoops, eventLoops < 1 { throw ValidationError("--event-loops must be ≥ 1") }
+    do {
+      try applicationConfiguration().validate()
+    } catch {
+      throw ValidationError("\(error)")
+    }
+  }
+
+  /// The domain configuration from the flags.
+  func applicationConfiguration() throws -> Configuration {
+    Configuration(
+      dataDirectory: dataDir, databasePath: database, developmentMode: dev,
+      loadDemoData: demo ?? dev, trustedKeyFiles: trustedKeys, tokenIssuer: tokenIssuer,
+      tokenAudience: tokenAudience, clockSkew: TimeInterval(clockSkew),
+      serviceIdentities: try serviceIdentities.map { try ServiceIdentityRule(parsing: $0) },
+      idmManagers: try idmManagers.map { try IDMManagerBootstrap(parsing: $0) },
+      cutover: CutoverDates(
+        gdpOldChannelEnd: try CutoverDates.parseDate(gdpOldChannelEnd, flag: "--gdp-old-channel-end"),
+        legacyEnablementsUntil: try CutoverDates.parseDate(
+          legacyEnablementsUntil, flag: "--legacy-enablements-until")))
   }
 
   func run() async throws {
@@ -89,13 +167,21 @@ struct CassettoServer: AsyncParsableCommand {
         requireClientCertificate: tlsClientCa != nil)
     }
 
-    var services: [ServiceDefinition] = []
+    if dev {
+      printError(
+        "cassetto-server: DEVELOPMENT MODE: trusting the development key in \(dataDir); never use --dev in production")
+    }
+    let application = try await Application.start(try applicationConfiguration())
+    if application.loadedDemoData {
+      printError("cassetto-server: loaded the demo data set (cassetto demo prints tokens)")
+    }
+    var services: [ServiceDefinition] = application.services
     if interop { services.append(InteropTestService().serviceDefinition) }
     let health = HealthService()
     services.append(health.serviceDefinition)
     services.append(contentsOf: ReflectionService.definitions(serving: services))
 
-    let server = try Server(configuration: configuration, services: services)
+    let server = try RPC.Server(configuration: configuration, services: services)
     try server.start()
     for service in services { health.setStatus(.serving, forService: service.name) }
     print("cassetto-server listening on \(address.host):\(server.localPort)")
@@ -108,6 +194,7 @@ struct CassettoServer: AsyncParsableCommand {
     }
     await server.waitUntilStopped()
     signals.cancel()
+    await application.close()
   }
 }
 
@@ -127,6 +214,10 @@ struct ListenAddress {
     self.host = host
     self.port = port
   }
+}
+
+func printError(_ line: String) {
+  FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 func flushStandardOutput() {

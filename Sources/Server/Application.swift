@@ -1,0 +1,114 @@
+import Access
+import Foundation
+import Identity
+import RPC
+import Security
+import Storage
+import Validation
+
+/// The composition root: opens storage with every module's migrations, builds the
+/// authentication from configuration, bootstraps start-up data and wires the domain services
+/// behind their interceptors. `cassetto-server` adds the side services and the transport.
+public final class Application: Sendable {
+  /// Every migration of every domain module (Storage's own are applied by the engine).
+  public static let migrations: [Migration] = IdentitySchema.migrations
+
+  public let configuration: Configuration
+  public let database: SQLiteDatabase
+  /// The domain services, each wrapped by error mapping and authentication.
+  public let services: [ServiceDefinition]
+  /// Whether the demo data set was loaded at this start.
+  public let loadedDemoData: Bool
+
+  private init(
+    configuration: Configuration, database: SQLiteDatabase, services: [ServiceDefinition],
+    loadedDemoData: Bool
+  ) {
+    self.configuration = configuration
+    self.database = database
+    self.services = services
+    self.loadedDemoData = loadedDemoData
+  }
+
+  /// Validates `configuration`, opens the database (running migrations), loads trusted keys
+  /// (creating the development key in development mode), bootstraps the configured IDM
+  /// managers and, when asked, the demo data.
+  public static func start(_ configuration: Configuration, clock: any CallClock = SystemClock())
+    async throws -> Application
+  {
+    try configuration.validate()
+    let verifiers = try makeVerifiers(configuration)
+    try FileManager.default.createDirectory(
+      atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    let database = try await SQLiteDatabase.open(
+      path: configuration.resolvedDatabasePath, migrations: migrations, now: clock.now())
+    do {
+      try await IdentityBootstrap.ensureIDMManagers(
+        configuration.idmManagers.map { ($0.person, $0.sede) }, in: database, now: clock.now())
+      var loaded = false
+      if configuration.loadDemoData {
+        loaded = try await DemoData.loadIfEmpty(into: database, now: clock.now())
+      }
+      let interceptors: [any ServerInterceptor] = [
+        ErrorMappingInterceptor(),
+        AuthenticationInterceptor(
+          verifiers: verifiers, serviceIdentities: configuration.serviceIdentities, clock: clock),
+      ]
+      let identity = IdentityService(
+        database: database, clock: clock, cutover: configuration.cutover)
+      return Application(
+        configuration: configuration, database: database,
+        services: [identity.serviceDefinition.intercepted(by: interceptors)],
+        loadedDemoData: loaded)
+    } catch {
+      await database.close()
+      throw error
+    }
+  }
+
+  /// Closes the database after in-flight work.
+  public func close() async { await database.close() }
+
+  /// One verifier for the identity gateway's trusted keys and, in development mode, one for
+  /// the development key. Outside development mode a trusted key equal to the data
+  /// directory's development key is refused: development keys never verify in production.
+  static func makeVerifiers(_ configuration: Configuration) throws -> [JWTVerifier] {
+    var verifiers: [JWTVerifier] = []
+    var developmentKeyPEM: String? = nil
+    if configuration.developmentMode {
+      let signer = try DevelopmentKey.loadOrCreate(at: configuration.developmentKeyPath)
+      developmentKeyPEM = signer.publicKeyPEM
+      verifiers.append(
+        JWTVerifier(
+          trustedKeys: [signer.trustedKey], issuer: DevelopmentKey.issuer,
+          audience: configuration.tokenAudience, clockSkew: configuration.clockSkew))
+    } else if FileManager.default.fileExists(atPath: configuration.developmentKeyPath) {
+      developmentKeyPEM = try? DevelopmentKey.loadOrCreate(at: configuration.developmentKeyPath)
+        .publicKeyPEM
+    }
+    var trusted: [TrustedKey] = []
+    for path in configuration.trustedKeyFiles {
+      guard let data = FileManager.default.contents(atPath: path) else {
+        throw ConfigurationError.invalid("--trusted-key \(path): cannot be read")
+      }
+      let key: TrustedKey
+      do {
+        key = try TrustedKey(pem: String(decoding: data, as: UTF8.self))
+      } catch {
+        throw ConfigurationError.invalid("--trusted-key \(path): \(error)")
+      }
+      if !configuration.developmentMode, key.pem == developmentKeyPEM {
+        throw ConfigurationError.invalid(
+          "--trusted-key \(path) is the development key: only accepted with --dev")
+      }
+      trusted.append(key)
+    }
+    if !trusted.isEmpty {
+      verifiers.append(
+        JWTVerifier(
+          trustedKeys: trusted, issuer: configuration.tokenIssuer,
+          audience: configuration.tokenAudience, clockSkew: configuration.clockSkew))
+    }
+    return verifiers
+  }
+}
