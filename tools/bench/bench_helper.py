@@ -351,10 +351,14 @@ def cmd_table(args):
         elif r is ours:
             ratio = "1 (ours)"
         else:
-            rps = float(r["req_per_s"]) or float("nan")
-            mean = float(r["c1m1_mean_us"] or "nan")
-            ratio = "%.2fx, %.2fx" % (float(ours["req_per_s"]) / rps,
-                                      float(ours["c1m1_mean_us"] or "nan") / mean)
+            def quotient(a, b):
+                try:
+                    return "%.2fx" % (float(a) / float(b))
+                except (ValueError, ZeroDivisionError):
+                    return "—"
+
+            ratio = "%s, %s" % (quotient(ours["req_per_s"], r["req_per_s"]),
+                                quotient(ours["c1m1_mean_us"], r["c1m1_mean_us"]))
         if r["status"] != "ok":
             ratio += " (%s)" % r["status"].upper()
         table.append([r["label"], r["req_per_s"] or "—", _fmt_us(r["c1m1_mean_us"]),
