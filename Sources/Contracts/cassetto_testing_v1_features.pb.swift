@@ -805,6 +805,7 @@ public enum Cassetto_Testing_V1_FeatureService {
       service: "cassetto.testing.v1.FeatureService", method: "Collect", kind: .clientStreaming)
     public static let chat = MethodDescriptor(
       service: "cassetto.testing.v1.FeatureService", method: "Chat", kind: .bidirectionalStreaming)
+    /// Custom options (google.api.http) are carried in the descriptor only.
     public static let ping = MethodDescriptor(
       service: "cassetto.testing.v1.FeatureService", method: "Ping", kind: .unary)
   }
@@ -823,6 +824,7 @@ public protocol Cassetto_Testing_V1_FeatureServiceHandler: Sendable {
     requests: RequestStream<Cassetto_Testing_V1_Choice>, responses: ResponseWriter<Cassetto_Testing_V1_Choice>,
     context: ServerContext
   ) async throws
+  /// Custom options (google.api.http) are carried in the descriptor only.
   func ping(request: Google_Protobuf_Empty, context: ServerContext) async throws -> Cassetto_Testing_V1_Empty
 }
 
@@ -887,6 +889,7 @@ public struct Cassetto_Testing_V1_FeatureServiceClient: Sendable {
       Cassetto_Testing_V1_FeatureService.Method.chat, metadata: metadata, options: options)
   }
 
+  /// Custom options (google.api.http) are carried in the descriptor only.
   public func ping(
     _ request: Google_Protobuf_Empty, metadata: Metadata = [:], options: CallOptions = .defaults
   ) async throws -> ClientResponse<Cassetto_Testing_V1_Empty> {
@@ -901,70 +904,72 @@ public enum ProtoFile_cassetto_testing_v1_features {
     package: "cassetto.testing.v1",
     serialized: protoDescriptorBytes(
       base64: """
-        CiJjYXNzZXR0by90ZXN0aW5nL3YxL2ZlYXR1cmVzLnByb3RvEhNjYXNzZXR0by50ZXN0aW5nLnYxGh5nb29nbGUvcHJv
-        dG9idWYvZHVyYXRpb24ucHJvdG8aG2dvb2dsZS9wcm90b2J1Zi9lbXB0eS5wcm90bxofZ29vZ2xlL3Byb3RvYnVmL3Rp
-        bWVzdGFtcC5wcm90bxoeZ29vZ2xlL3Byb3RvYnVmL3dyYXBwZXJzLnByb3RvIsgECgdTY2FsYXJzEiEKDGRvdWJsZV92
-        YWx1ZRgBIAEoAVILZG91YmxlVmFsdWUSHwoLZmxvYXRfdmFsdWUYAiABKAJSCmZsb2F0VmFsdWUSHwoLaW50MzJfdmFs
-        dWUYAyABKAVSCmludDMyVmFsdWUSHwoLaW50NjRfdmFsdWUYBCABKANSCmludDY0VmFsdWUSIQoMdWludDMyX3ZhbHVl
-        GAUgASgNUgt1aW50MzJWYWx1ZRIhCgx1aW50NjRfdmFsdWUYBiABKARSC3VpbnQ2NFZhbHVlEiEKDHNpbnQzMl92YWx1
-        ZRgHIAEoEVILc2ludDMyVmFsdWUSIQoMc2ludDY0X3ZhbHVlGAggASgSUgtzaW50NjRWYWx1ZRIjCg1maXhlZDMyX3Zh
-        bHVlGAkgASgHUgxmaXhlZDMyVmFsdWUSIwoNZml4ZWQ2NF92YWx1ZRgKIAEoBlIMZml4ZWQ2NFZhbHVlEiUKDnNmaXhl
-        ZDMyX3ZhbHVlGAsgASgPUg1zZml4ZWQzMlZhbHVlEiUKDnNmaXhlZDY0X3ZhbHVlGAwgASgQUg1zZml4ZWQ2NFZhbHVl
-        Eh0KCmJvb2xfdmFsdWUYDSABKAhSCWJvb2xWYWx1ZRIhCgxzdHJpbmdfdmFsdWUYDiABKAlSC3N0cmluZ1ZhbHVlEh8K
-        C2J5dGVzX3ZhbHVlGA8gASgMUgpieXRlc1ZhbHVlEjAKBWNvbG9yGBAgASgOMhouY2Fzc2V0dG8udGVzdGluZy52MS5D
-        b2xvclIFY29sb3IiogQKBU91dGVyEjYKBWlubmVyGAEgASgLMiAuY2Fzc2V0dG8udGVzdGluZy52MS5PdXRlci5Jbm5l
-        clIFaW5uZXISOAoGaW5uZXJzGAIgAygLMiAuY2Fzc2V0dG8udGVzdGluZy52MS5PdXRlci5Jbm5lclIGaW5uZXJzEjYK
-        B3NjYWxhcnMYAyABKAsyHC5jYXNzZXR0by50ZXN0aW5nLnYxLlNjYWxhcnNSB3NjYWxhcnMSFAoFY2xhc3MYBCABKAlS
-        BWNsYXNzEhIKBHNlbGYYBSABKAVSBHNlbGYSGAoHZGVmYXVsdBgGIAEoCFIHZGVmYXVsdBISCgR0eXBlGAcgASgJUgR0
-        eXBlEjgKCXJlY3Vyc2l2ZRgIIAEoCzIaLmNhc3NldHRvLnRlc3RpbmcudjEuT3V0ZXJSCXJlY3Vyc2l2ZRrcAQoFSW5u
-        ZXISFAoFdmFsdWUYASABKAVSBXZhbHVlEjkKBG1vZGUYAiABKA4yJS5jYXNzZXR0by50ZXN0aW5nLnYxLk91dGVyLklu
-        bmVyLk1vZGVSBG1vZGUSOQoEbGVhZhgDIAEoCzIlLmNhc3NldHRvLnRlc3RpbmcudjEuT3V0ZXIuSW5uZXIuTGVhZlIE
-        bGVhZhoaCgRMZWFmEhIKBG5hbWUYASABKAlSBG5hbWUiKwoETW9kZRIUChBNT0RFX1VOU1BFQ0lGSUVEEAASDQoJTU9E
-        RV9GQVNUEAEi0wkKC0NvbGxlY3Rpb25zEhYKBmludDMycxgBIAMoBVIGaW50MzJzEhgKB3NpbnQ2NHMYAiADKBJSB3Np
-        bnQ2NHMSGAoHZG91YmxlcxgDIAMoAVIHZG91YmxlcxIUCgVib29scxgEIAMoCFIFYm9vbHMSGgoIZml4ZWQzMnMYBSAD
-        KAdSCGZpeGVkMzJzEhgKB3VpbnQ2NHMYBiADKARSB3VpbnQ2NHMSGAoHc3RyaW5ncxgHIAMoCVIHc3RyaW5ncxIUCgVi
-        bG9icxgIIAMoDFIFYmxvYnMSOAoGaW5uZXJzGAkgAygLMiAuY2Fzc2V0dG8udGVzdGluZy52MS5PdXRlci5Jbm5lclIG
-        aW5uZXJzEjIKBmNvbG9ycxgKIAMoDjIaLmNhc3NldHRvLnRlc3RpbmcudjEuQ29sb3JSBmNvbG9ycxJECgZjb3VudHMY
-        CyADKAsyLC5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zLkNvdW50c0VudHJ5UgZjb3VudHMSQQoFbmFtZXMY
-        DCADKAsyKy5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zLk5hbWVzRW50cnlSBW5hbWVzElUKDWlubmVyX2J5
-        X25hbWUYDSADKAsyMS5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zLklubmVyQnlOYW1lRW50cnlSC2lubmVy
-        QnlOYW1lEkwKCmJsb2JfYnlfaWQYDiADKAsyLi5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zLkJsb2JCeUlk
-        RW50cnlSCGJsb2JCeUlkElUKDWNvbG9yX2J5X2ZsYWcYDyADKAsyMS5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rp
-        b25zLkNvbG9yQnlGbGFnRW50cnlSC2NvbG9yQnlGbGFnElgKDmRvdWJsZXNfYnlfa2V5GBAgAygLMjIuY2Fzc2V0dG8u
-        dGVzdGluZy52MS5Db2xsZWN0aW9ucy5Eb3VibGVzQnlLZXlFbnRyeVIMZG91Ymxlc0J5S2V5GjkKC0NvdW50c0VudHJ5
-        EhAKA2tleRgBIAEoCVIDa2V5EhQKBXZhbHVlGAIgASgFUgV2YWx1ZToCOAEaOAoKTmFtZXNFbnRyeRIQCgNrZXkYASAB
-        KAVSA2tleRIUCgV2YWx1ZRgCIAEoCVIFdmFsdWU6AjgBGmAKEElubmVyQnlOYW1lRW50cnkSEAoDa2V5GAEgASgJUgNr
-        ZXkSNgoFdmFsdWUYAiABKAsyIC5jYXNzZXR0by50ZXN0aW5nLnYxLk91dGVyLklubmVyUgV2YWx1ZToCOAEaOwoNQmxv
-        YkJ5SWRFbnRyeRIQCgNrZXkYASABKARSA2tleRIUCgV2YWx1ZRgCIAEoDFIFdmFsdWU6AjgBGloKEENvbG9yQnlGbGFn
-        RW50cnkSEAoDa2V5GAEgASgIUgNrZXkSMAoFdmFsdWUYAiABKA4yGi5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbG9yUgV2
-        YWx1ZToCOAEaPwoRRG91Ymxlc0J5S2V5RW50cnkSEAoDa2V5GAEgASgSUgNrZXkSFAoFdmFsdWUYAiABKAFSBXZhbHVl
-        OgI4ASK/AgoGQ2hvaWNlEhQKBWxhYmVsGAEgASgJUgVsYWJlbBIYCgZudW1iZXIYAiABKAVIAFIGbnVtYmVyEhQKBHRl
-        eHQYAyABKAlIAFIEdGV4dBI4CgVpbm5lchgEIAEoCzIgLmNhc3NldHRvLnRlc3RpbmcudjEuT3V0ZXIuSW5uZXJIAFIF
-        aW5uZXISFAoEZGF0YRgFIAEoDEgAUgRkYXRhEjIKBWNvbG9yGAYgASgOMhouY2Fzc2V0dG8udGVzdGluZy52MS5Db2xv
-        ckgAUgVjb2xvchIsCgJhdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAFICYXQSFAoEZmxhZxgIIAEo
-        CEgBUgRmbGFnEhYKBXJhdGlvGAkgASgBSAFSBXJhdGlvQgYKBGtpbmRCBwoFb3RoZXIizAYKCVdlbGxLbm93bhI4Cgl0
-        aW1lc3RhbXAYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgl0aW1lc3RhbXASNQoIZHVyYXRpb24YAiAB
-        KAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SCGR1cmF0aW9uEiwKBWVtcHR5GAMgASgLMhYuZ29vZ2xlLnByb3Rv
-        YnVmLkVtcHR5UgVlbXB0eRJACg1pbnQzMl93cmFwcGVyGAQgASgLMhsuZ29vZ2xlLnByb3RvYnVmLkludDMyVmFsdWVS
-        DGludDMyV3JhcHBlchJACg1pbnQ2NF93cmFwcGVyGAUgASgLMhsuZ29vZ2xlLnByb3RvYnVmLkludDY0VmFsdWVSDGlu
-        dDY0V3JhcHBlchJDCg51aW50MzJfd3JhcHBlchgGIAEoCzIcLmdvb2dsZS5wcm90b2J1Zi5VSW50MzJWYWx1ZVINdWlu
-        dDMyV3JhcHBlchJDCg51aW50NjRfd3JhcHBlchgHIAEoCzIcLmdvb2dsZS5wcm90b2J1Zi5VSW50NjRWYWx1ZVINdWlu
-        dDY0V3JhcHBlchJACg1mbG9hdF93cmFwcGVyGAggASgLMhsuZ29vZ2xlLnByb3RvYnVmLkZsb2F0VmFsdWVSDGZsb2F0
-        V3JhcHBlchJDCg5kb3VibGVfd3JhcHBlchgJIAEoCzIcLmdvb2dsZS5wcm90b2J1Zi5Eb3VibGVWYWx1ZVINZG91Ymxl
-        V3JhcHBlchI9Cgxib29sX3dyYXBwZXIYCiABKAsyGi5nb29nbGUucHJvdG9idWYuQm9vbFZhbHVlUgtib29sV3JhcHBl
-        chJDCg5zdHJpbmdfd3JhcHBlchgLIAEoCzIcLmdvb2dsZS5wcm90b2J1Zi5TdHJpbmdWYWx1ZVINc3RyaW5nV3JhcHBl
-        chJACg1ieXRlc193cmFwcGVyGAwgASgLMhsuZ29vZ2xlLnByb3RvYnVmLkJ5dGVzVmFsdWVSDGJ5dGVzV3JhcHBlchJF
-        Cg9zdHJpbmdfd3JhcHBlcnMYDSADKAsyHC5nb29nbGUucHJvdG9idWYuU3RyaW5nVmFsdWVSDnN0cmluZ1dyYXBwZXJz
-        IgcKBUVtcHR5KnAKBUNvbG9yEhUKEUNPTE9SX1VOU1BFQ0lGSUVEEAASDQoJQ09MT1JfUkVEEAESDwoLQ09MT1JfR1JF
-        RU4QAhITCg9DT0xPUl9ERUVQX0JMVUUQAxIbCg5DT0xPUl9ORUdBVElWRRD///////////8BMvcCCg5GZWF0dXJlU2Vy
-        dmljZRJCCgRFY2hvEhwuY2Fzc2V0dG8udGVzdGluZy52MS5TY2FsYXJzGhwuY2Fzc2V0dG8udGVzdGluZy52MS5TY2Fs
-        YXJzEk4KBkV4cGFuZBIgLmNhc3NldHRvLnRlc3RpbmcudjEuQ29sbGVjdGlvbnMaIC5jYXNzZXR0by50ZXN0aW5nLnYx
-        Lk91dGVyLklubmVyMAESTwoHQ29sbGVjdBIgLmNhc3NldHRvLnRlc3RpbmcudjEuT3V0ZXIuSW5uZXIaIC5jYXNzZXR0
-        by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zKAESRAoEQ2hhdBIbLmNhc3NldHRvLnRlc3RpbmcudjEuQ2hvaWNlGhsuY2Fz
-        c2V0dG8udGVzdGluZy52MS5DaG9pY2UoATABEjoKBFBpbmcSFi5nb29nbGUucHJvdG9idWYuRW1wdHkaGi5jYXNzZXR0
-        by50ZXN0aW5nLnYxLkVtcHR5YgZwcm90bzM=
+        CiJjYXNzZXR0by90ZXN0aW5nL3YxL2ZlYXR1cmVzLnByb3RvEhNjYXNzZXR0by50ZXN0aW5nLnYxGhxnb29nbGUvYXBp
+        L2Fubm90YXRpb25zLnByb3RvGh5nb29nbGUvcHJvdG9idWYvZHVyYXRpb24ucHJvdG8aG2dvb2dsZS9wcm90b2J1Zi9l
+        bXB0eS5wcm90bxofZ29vZ2xlL3Byb3RvYnVmL3RpbWVzdGFtcC5wcm90bxoeZ29vZ2xlL3Byb3RvYnVmL3dyYXBwZXJz
+        LnByb3RvIsgECgdTY2FsYXJzEiEKDGRvdWJsZV92YWx1ZRgBIAEoAVILZG91YmxlVmFsdWUSHwoLZmxvYXRfdmFsdWUY
+        AiABKAJSCmZsb2F0VmFsdWUSHwoLaW50MzJfdmFsdWUYAyABKAVSCmludDMyVmFsdWUSHwoLaW50NjRfdmFsdWUYBCAB
+        KANSCmludDY0VmFsdWUSIQoMdWludDMyX3ZhbHVlGAUgASgNUgt1aW50MzJWYWx1ZRIhCgx1aW50NjRfdmFsdWUYBiAB
+        KARSC3VpbnQ2NFZhbHVlEiEKDHNpbnQzMl92YWx1ZRgHIAEoEVILc2ludDMyVmFsdWUSIQoMc2ludDY0X3ZhbHVlGAgg
+        ASgSUgtzaW50NjRWYWx1ZRIjCg1maXhlZDMyX3ZhbHVlGAkgASgHUgxmaXhlZDMyVmFsdWUSIwoNZml4ZWQ2NF92YWx1
+        ZRgKIAEoBlIMZml4ZWQ2NFZhbHVlEiUKDnNmaXhlZDMyX3ZhbHVlGAsgASgPUg1zZml4ZWQzMlZhbHVlEiUKDnNmaXhl
+        ZDY0X3ZhbHVlGAwgASgQUg1zZml4ZWQ2NFZhbHVlEh0KCmJvb2xfdmFsdWUYDSABKAhSCWJvb2xWYWx1ZRIhCgxzdHJp
+        bmdfdmFsdWUYDiABKAlSC3N0cmluZ1ZhbHVlEh8KC2J5dGVzX3ZhbHVlGA8gASgMUgpieXRlc1ZhbHVlEjAKBWNvbG9y
+        GBAgASgOMhouY2Fzc2V0dG8udGVzdGluZy52MS5Db2xvclIFY29sb3IiogQKBU91dGVyEjYKBWlubmVyGAEgASgLMiAu
+        Y2Fzc2V0dG8udGVzdGluZy52MS5PdXRlci5Jbm5lclIFaW5uZXISOAoGaW5uZXJzGAIgAygLMiAuY2Fzc2V0dG8udGVz
+        dGluZy52MS5PdXRlci5Jbm5lclIGaW5uZXJzEjYKB3NjYWxhcnMYAyABKAsyHC5jYXNzZXR0by50ZXN0aW5nLnYxLlNj
+        YWxhcnNSB3NjYWxhcnMSFAoFY2xhc3MYBCABKAlSBWNsYXNzEhIKBHNlbGYYBSABKAVSBHNlbGYSGAoHZGVmYXVsdBgG
+        IAEoCFIHZGVmYXVsdBISCgR0eXBlGAcgASgJUgR0eXBlEjgKCXJlY3Vyc2l2ZRgIIAEoCzIaLmNhc3NldHRvLnRlc3Rp
+        bmcudjEuT3V0ZXJSCXJlY3Vyc2l2ZRrcAQoFSW5uZXISFAoFdmFsdWUYASABKAVSBXZhbHVlEjkKBG1vZGUYAiABKA4y
+        JS5jYXNzZXR0by50ZXN0aW5nLnYxLk91dGVyLklubmVyLk1vZGVSBG1vZGUSOQoEbGVhZhgDIAEoCzIlLmNhc3NldHRv
+        LnRlc3RpbmcudjEuT3V0ZXIuSW5uZXIuTGVhZlIEbGVhZhoaCgRMZWFmEhIKBG5hbWUYASABKAlSBG5hbWUiKwoETW9k
+        ZRIUChBNT0RFX1VOU1BFQ0lGSUVEEAASDQoJTU9ERV9GQVNUEAEi0wkKC0NvbGxlY3Rpb25zEhYKBmludDMycxgBIAMo
+        BVIGaW50MzJzEhgKB3NpbnQ2NHMYAiADKBJSB3NpbnQ2NHMSGAoHZG91YmxlcxgDIAMoAVIHZG91YmxlcxIUCgVib29s
+        cxgEIAMoCFIFYm9vbHMSGgoIZml4ZWQzMnMYBSADKAdSCGZpeGVkMzJzEhgKB3VpbnQ2NHMYBiADKARSB3VpbnQ2NHMS
+        GAoHc3RyaW5ncxgHIAMoCVIHc3RyaW5ncxIUCgVibG9icxgIIAMoDFIFYmxvYnMSOAoGaW5uZXJzGAkgAygLMiAuY2Fz
+        c2V0dG8udGVzdGluZy52MS5PdXRlci5Jbm5lclIGaW5uZXJzEjIKBmNvbG9ycxgKIAMoDjIaLmNhc3NldHRvLnRlc3Rp
+        bmcudjEuQ29sb3JSBmNvbG9ycxJECgZjb3VudHMYCyADKAsyLC5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25z
+        LkNvdW50c0VudHJ5UgZjb3VudHMSQQoFbmFtZXMYDCADKAsyKy5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25z
+        Lk5hbWVzRW50cnlSBW5hbWVzElUKDWlubmVyX2J5X25hbWUYDSADKAsyMS5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxl
+        Y3Rpb25zLklubmVyQnlOYW1lRW50cnlSC2lubmVyQnlOYW1lEkwKCmJsb2JfYnlfaWQYDiADKAsyLi5jYXNzZXR0by50
+        ZXN0aW5nLnYxLkNvbGxlY3Rpb25zLkJsb2JCeUlkRW50cnlSCGJsb2JCeUlkElUKDWNvbG9yX2J5X2ZsYWcYDyADKAsy
+        MS5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zLkNvbG9yQnlGbGFnRW50cnlSC2NvbG9yQnlGbGFnElgKDmRv
+        dWJsZXNfYnlfa2V5GBAgAygLMjIuY2Fzc2V0dG8udGVzdGluZy52MS5Db2xsZWN0aW9ucy5Eb3VibGVzQnlLZXlFbnRy
+        eVIMZG91Ymxlc0J5S2V5GjkKC0NvdW50c0VudHJ5EhAKA2tleRgBIAEoCVIDa2V5EhQKBXZhbHVlGAIgASgFUgV2YWx1
+        ZToCOAEaOAoKTmFtZXNFbnRyeRIQCgNrZXkYASABKAVSA2tleRIUCgV2YWx1ZRgCIAEoCVIFdmFsdWU6AjgBGmAKEElu
+        bmVyQnlOYW1lRW50cnkSEAoDa2V5GAEgASgJUgNrZXkSNgoFdmFsdWUYAiABKAsyIC5jYXNzZXR0by50ZXN0aW5nLnYx
+        Lk91dGVyLklubmVyUgV2YWx1ZToCOAEaOwoNQmxvYkJ5SWRFbnRyeRIQCgNrZXkYASABKARSA2tleRIUCgV2YWx1ZRgC
+        IAEoDFIFdmFsdWU6AjgBGloKEENvbG9yQnlGbGFnRW50cnkSEAoDa2V5GAEgASgIUgNrZXkSMAoFdmFsdWUYAiABKA4y
+        Gi5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbG9yUgV2YWx1ZToCOAEaPwoRRG91Ymxlc0J5S2V5RW50cnkSEAoDa2V5GAEg
+        ASgSUgNrZXkSFAoFdmFsdWUYAiABKAFSBXZhbHVlOgI4ASK/AgoGQ2hvaWNlEhQKBWxhYmVsGAEgASgJUgVsYWJlbBIY
+        CgZudW1iZXIYAiABKAVIAFIGbnVtYmVyEhQKBHRleHQYAyABKAlIAFIEdGV4dBI4CgVpbm5lchgEIAEoCzIgLmNhc3Nl
+        dHRvLnRlc3RpbmcudjEuT3V0ZXIuSW5uZXJIAFIFaW5uZXISFAoEZGF0YRgFIAEoDEgAUgRkYXRhEjIKBWNvbG9yGAYg
+        ASgOMhouY2Fzc2V0dG8udGVzdGluZy52MS5Db2xvckgAUgVjb2xvchIsCgJhdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1
+        Zi5UaW1lc3RhbXBIAFICYXQSFAoEZmxhZxgIIAEoCEgBUgRmbGFnEhYKBXJhdGlvGAkgASgBSAFSBXJhdGlvQgYKBGtp
+        bmRCBwoFb3RoZXIizAYKCVdlbGxLbm93bhI4Cgl0aW1lc3RhbXAYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0
+        YW1wUgl0aW1lc3RhbXASNQoIZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25SCGR1cmF0aW9u
+        EiwKBWVtcHR5GAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5UgVlbXB0eRJACg1pbnQzMl93cmFwcGVyGAQgASgL
+        MhsuZ29vZ2xlLnByb3RvYnVmLkludDMyVmFsdWVSDGludDMyV3JhcHBlchJACg1pbnQ2NF93cmFwcGVyGAUgASgLMhsu
+        Z29vZ2xlLnByb3RvYnVmLkludDY0VmFsdWVSDGludDY0V3JhcHBlchJDCg51aW50MzJfd3JhcHBlchgGIAEoCzIcLmdv
+        b2dsZS5wcm90b2J1Zi5VSW50MzJWYWx1ZVINdWludDMyV3JhcHBlchJDCg51aW50NjRfd3JhcHBlchgHIAEoCzIcLmdv
+        b2dsZS5wcm90b2J1Zi5VSW50NjRWYWx1ZVINdWludDY0V3JhcHBlchJACg1mbG9hdF93cmFwcGVyGAggASgLMhsuZ29v
+        Z2xlLnByb3RvYnVmLkZsb2F0VmFsdWVSDGZsb2F0V3JhcHBlchJDCg5kb3VibGVfd3JhcHBlchgJIAEoCzIcLmdvb2ds
+        ZS5wcm90b2J1Zi5Eb3VibGVWYWx1ZVINZG91YmxlV3JhcHBlchI9Cgxib29sX3dyYXBwZXIYCiABKAsyGi5nb29nbGUu
+        cHJvdG9idWYuQm9vbFZhbHVlUgtib29sV3JhcHBlchJDCg5zdHJpbmdfd3JhcHBlchgLIAEoCzIcLmdvb2dsZS5wcm90
+        b2J1Zi5TdHJpbmdWYWx1ZVINc3RyaW5nV3JhcHBlchJACg1ieXRlc193cmFwcGVyGAwgASgLMhsuZ29vZ2xlLnByb3Rv
+        YnVmLkJ5dGVzVmFsdWVSDGJ5dGVzV3JhcHBlchJFCg9zdHJpbmdfd3JhcHBlcnMYDSADKAsyHC5nb29nbGUucHJvdG9i
+        dWYuU3RyaW5nVmFsdWVSDnN0cmluZ1dyYXBwZXJzIgcKBUVtcHR5KnAKBUNvbG9yEhUKEUNPTE9SX1VOU1BFQ0lGSUVE
+        EAASDQoJQ09MT1JfUkVEEAESDwoLQ09MT1JfR1JFRU4QAhITCg9DT0xPUl9ERUVQX0JMVUUQAxIbCg5DT0xPUl9ORUdB
+        VElWRRD///////////8BMokDCg5GZWF0dXJlU2VydmljZRJCCgRFY2hvEhwuY2Fzc2V0dG8udGVzdGluZy52MS5TY2Fs
+        YXJzGhwuY2Fzc2V0dG8udGVzdGluZy52MS5TY2FsYXJzEk4KBkV4cGFuZBIgLmNhc3NldHRvLnRlc3RpbmcudjEuQ29s
+        bGVjdGlvbnMaIC5jYXNzZXR0by50ZXN0aW5nLnYxLk91dGVyLklubmVyMAESTwoHQ29sbGVjdBIgLmNhc3NldHRvLnRl
+        c3RpbmcudjEuT3V0ZXIuSW5uZXIaIC5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zKAESRAoEQ2hhdBIbLmNh
+        c3NldHRvLnRlc3RpbmcudjEuQ2hvaWNlGhsuY2Fzc2V0dG8udGVzdGluZy52MS5DaG9pY2UoATABEkwKBFBpbmcSFi5n
+        b29nbGUucHJvdG9idWYuRW1wdHkaGi5jYXNzZXR0by50ZXN0aW5nLnYxLkVtcHR5IhCC0+STAgoSCC92MS9waW5nYgZw
+        cm90bzM=
         """),
     dependencies: [
+      ProtoFile_google_api_annotations.descriptor,
       ProtoFile_google_protobuf_duration.descriptor,
       ProtoFile_google_protobuf_empty.descriptor,
       ProtoFile_google_protobuf_timestamp.descriptor,

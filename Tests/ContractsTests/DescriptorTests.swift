@@ -58,11 +58,29 @@ import Testing
     #expect(Grpc_Reflection_V1_ServerReflection.Method.serverReflectionInfo.kind == .bidirectionalStreaming)
   }
 
+  @Test func customOptionsSurviveInTheEmbeddedDescriptor() {
+    // (google.api.http) on Ping is an extension protobuf-c does not know: it must be kept as
+    // an unknown field when the plugin strips source_code_info and re-encodes the file.
+    let bytes = ProtoFile_cassetto_testing_v1_features.descriptor.serialized
+    let path = Array("/v1/ping".utf8)
+    #expect(bytes.indices.contains { bytes[$0...].starts(with: path) })
+  }
+
+  @Test func dependenciesAreTransitive() {
+    let annotations = ProtoFile_google_api_annotations.descriptor
+    #expect(
+      annotations.dependencies.map(\.name) == [
+        "google/api/http.proto", "google/protobuf/descriptor.proto",
+      ])
+    #expect(
+      annotations.dependencies[1] === ProtoFile_google_protobuf_descriptor.descriptor)
+  }
+
   @Test func dependenciesOfWellKnownTypesAreLinked() {
     let features = ProtoFile_cassetto_testing_v1_features.descriptor
     #expect(
       Set(features.dependencies.map(\.name)) == [
-        "google/protobuf/duration.proto", "google/protobuf/empty.proto",
+        "google/api/annotations.proto", "google/protobuf/duration.proto", "google/protobuf/empty.proto",
         "google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto",
       ])
   }

@@ -7,22 +7,49 @@ enum Protoc {
   static let path: String? = ["/usr/bin/protoc", "/usr/local/bin/protoc"].first {
     FileManager.default.isExecutableFile(atPath: $0)
   }
-  /// The package root (this file is Tests/ContractsTests/...).
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
 }
 
-/// protoc itself (`--decode` / `--encode`) reads what we write and writes what we read.
-/// Skipped when protoc is not installed.
+/// protoc itself (`--decode` / `--encode`) reads what we write and writes what we read, with
+/// the schema taken from the descriptors embedded in the generated code. Skipped when protoc
+/// is not installed.
 @Suite(.enabled(if: Protoc.path != nil, "protoc not installed"))
 struct ProtocCrossCheckTests {
 
+  /// A `FileDescriptorSet` of features.proto and everything it imports, made from the
+  /// descriptors embedded in the generated code (so protoc also checks that those are
+  /// complete and consistent).
+  private func descriptorSet() throws -> URL {
+    var files: [ProtoFileDescriptor] = []
+    func add(_ file: ProtoFileDescriptor) {
+      guard !files.contains(where: { $0 === file }) else { return }
+      file.dependencies.forEach(add)
+      files.append(file)
+    }
+    add(ProtoFile_cassetto_testing_v1_features.descriptor)
+    var set: [UInt8] = []
+    for file in files {
+      set.append(0x0A)  // FileDescriptorSet.file (1), length-delimited
+      var length = file.serialized.count
+      repeat {
+        set.append(UInt8(length & 0x7F) | (length >= 0x80 ? 0x80 : 0))
+        length >>= 7
+      } while length > 0
+      set += file.serialized
+    }
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("contracts-tests-\(UInt64.random(in: 0...UInt64.max)).pb")
+    try Data(set).write(to: url)
+    return url
+  }
+
   private func protoc(_ mode: String, _ type: String, input: Data) throws -> Data {
+    let set = try descriptorSet()
+    defer { try? FileManager.default.removeItem(at: set) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Protoc.path ?? "protoc")
     process.arguments = [
-      "\(mode)=cassetto.testing.v1.\(type)", "-I", Protoc.root.appendingPathComponent("proto").path,
-      "-I", "/usr/include", "cassetto/testing/v1/features.proto",
+      "\(mode)=cassetto.testing.v1.\(type)", "--descriptor_set_in=\(set.path)",
+      "cassetto/testing/v1/features.proto",
     ]
     let stdin = Pipe()
     let stdout = Pipe()

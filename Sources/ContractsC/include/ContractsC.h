@@ -9,6 +9,8 @@
 #include "cassetto/common/v1/common.pb-c.h"
 #include "cassetto/identity/v1/identity.pb-c.h"
 #include "cassetto/testing/v1/features.pb-c.h"
+#include "google/api/annotations.pb-c.h"
+#include "google/api/http.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/compiler/plugin.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
