@@ -19,6 +19,17 @@ import Testing
     }
   }
 
+  @Test func http2AbuseEndsOnlyTheAbusiveConnection() async throws {
+    try await withEchoServer { server in
+      guard let (status, output) = try await runPytest("test_server_abuse.py", port: server.localPort)
+      else {
+        Issue.record("missing .venv-test")
+        return
+      }
+      #expect(status == 0, "\(output)")
+    }
+  }
+
   @Test func rawHTTP2BadInputIsAnsweredAndTheServerKeepsServing() async throws {
     try await withEchoServer { server in
       guard let (status, output) = try await runPytest("test_server_raw_h2.py", port: server.localPort)
@@ -71,6 +82,23 @@ import Testing
   @Test func idleConnectionIsClosedAfterIdleTimeout() async throws {
     try await withEchoServer({ $0.idleTimeout = .seconds(1) }) { server in
       guard let (status, output) = try await runPytest("test_server_idle.py", port: server.localPort)
+      else {
+        Issue.record("missing .venv-test")
+        return
+      }
+      #expect(status == 0, "\(output)")
+    }
+  }
+
+  @Test func keepalivePingsAndMaxConnectionAge() async throws {
+    try await withEchoServer({
+      $0.idleTimeout = nil
+      $0.keepaliveInterval = .milliseconds(800)
+      $0.keepaliveTimeout = .seconds(5)
+      $0.maxConnectionAge = .seconds(2)
+      $0.shutdownGracePeriod = .seconds(1)
+    }) { server in
+      guard let (status, output) = try await runPytest("test_server_keepalive.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test")
         return
