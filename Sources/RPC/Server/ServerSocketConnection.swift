@@ -125,8 +125,10 @@ final class ServerSocketConnection: EventLoopHandler, EventLoopClosable {
     guard !closed else { return }
     while true {
       if outputOffset < output.count {
+        // send(MSG_NOSIGNAL), not write(): a peer that has closed must give EPIPE here, not
+        // a SIGPIPE that kills the whole process (seen under h2load: tools/bench-rpc).
         let n = output.withUnsafeBytes {
-          write(fd, $0.baseAddress! + outputOffset, output.count - outputOffset)
+          send(fd, $0.baseAddress! + outputOffset, output.count - outputOffset, Int32(MSG_NOSIGNAL))
         }
         if n < 0 {
           if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
