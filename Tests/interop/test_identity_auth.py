@@ -178,3 +178,19 @@ def test_a_configured_gateway_key_is_trusted_without_dev(client, launch_cassetto
             assert me.fiscal_code == cf
         finally:
             channel.close()
+
+
+def test_reflection_lists_the_identity_service_without_credentials(client):
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+    stub = reflection_pb2_grpc.ServerReflectionStub(client.channel)
+    responses = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+    names = [s.name for r in responses for s in r.list_services_response.service]
+    assert "cassetto.identity.v1.Identity" in names
+
+
+def test_demo_data_needs_dev(cassetto_bin, tmp_path):
+    result = subprocess.run(
+        [str(cassetto_bin / "cassetto-server"), "--listen", "127.0.0.1:0", "--data-dir",
+         str(tmp_path / "data"), "--demo"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "--dev" in result.stderr
