@@ -22,7 +22,8 @@ struct GRPCFramingTests {
   }
 
   @Test func severalMessagesInOneChunk() throws {
-    let bytes = GRPCFraming.frame([1], compressed: false) + GRPCFraming.frame([], compressed: false)
+    let bytes =
+      GRPCFraming.frame([1], compressed: false) + GRPCFraming.frame([], compressed: false)
       + GRPCFraming.frame([2, 3], compressed: true)
     let messages = try deframe([bytes])
     #expect(
@@ -35,7 +36,8 @@ struct GRPCFramingTests {
 
   @Test func messagesSplitAtEveryPossibleByte() throws {
     let payload = (0..<300).map { UInt8(truncatingIfNeeded: $0) }
-    let bytes = GRPCFraming.frame(payload, compressed: false)
+    let bytes =
+      GRPCFraming.frame(payload, compressed: false)
       + GRPCFraming.frame([9, 9], compressed: false)
     for cut in 1..<bytes.count {
       let messages = try deframe([Array(bytes[..<cut]), Array(bytes[cut...])])
@@ -57,7 +59,10 @@ struct GRPCFramingTests {
     #expect(throws: GRPCFramingError.messageTooLarge(length: 11, limit: 10)) {
       try deframe([[0, 0, 0, 0, 11]], limit: 10)
     }
-    #expect(throws: Never.self) { try deframe([GRPCFraming.frame([UInt8](repeating: 0, count: 10), compressed: false)], limit: 10) }
+    #expect(throws: Never.self) {
+      try deframe(
+        [GRPCFraming.frame([UInt8](repeating: 0, count: 10), compressed: false)], limit: 10)
+    }
   }
 
   @Test func invalidCompressedFlagIsRejected() {
@@ -65,7 +70,8 @@ struct GRPCFramingTests {
   }
 
   @Test func framingErrorsMapToGRPCStatuses() {
-    #expect(GRPCFramingError.messageTooLarge(length: 2, limit: 1).rpcError.code == .resourceExhausted)
+    #expect(
+      GRPCFramingError.messageTooLarge(length: 2, limit: 1).rpcError.code == .resourceExhausted)
     #expect(GRPCFramingError.truncated.rpcError.code == .internal)
   }
 }

@@ -11,13 +11,15 @@ struct ServerConnectionTests {
   @Test func unaryCallRoundTripsThroughBytes() async throws {
     let harness = try await ConnectionHarness()
     let stream = harness.client.request(
-      path: "/cassetto.test.Echo/Get", body: GRPCFraming.frame(EchoText("bytes").serializedBytes(), compressed: false),
+      path: "/cassetto.test.Echo/Get",
+      body: GRPCFraming.frame(EchoText("bytes").serializedBytes(), compressed: false),
       extraHeaders: [("x-echo-k", "v")])
     let response = try await harness.run(until: stream)
     #expect(response.headers[":status"] == "200")
     #expect(response.headers["x-echo-k"] == "v")
     #expect(response.trailers["grpc-status"] == "0")
-    #expect(response.data == GRPCFraming.frame(EchoText("bytes").serializedBytes(), compressed: false))
+    #expect(
+      response.data == GRPCFraming.frame(EchoText("bytes").serializedBytes(), compressed: false))
     await harness.stop()
   }
 
@@ -41,7 +43,8 @@ struct ServerConnectionTests {
     for (i, stream) in streams.enumerated() {
       let response = try await harness.run(until: stream)
       #expect(response.trailers["grpc-status"] == "0")
-      #expect(response.data == GRPCFraming.frame(EchoText("n\(i)").serializedBytes(), compressed: false))
+      #expect(
+        response.data == GRPCFraming.frame(EchoText("n\(i)").serializedBytes(), compressed: false))
     }
     await harness.stop()
   }
@@ -153,7 +156,8 @@ final class TestHTTP2Client {
       let me = Unmanaged<TestHTTP2Client>.fromOpaque(userData!).takeUnretainedValue()
       let id = frame!.pointee.hd.stream_id
       let key = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-      let text = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
+      let text = String(
+        decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
       if frame!.pointee.headers.cat == NGHTTP2_HCAT_HEADERS {
         me.responses[id, default: Response()].trailers[key] = text
       } else {
@@ -214,7 +218,10 @@ final class TestHTTP2Client {
           return 0
         }
         let n = min(length, body.count - offset)
-        body.withUnsafeBytes { buffer!.update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, count: n) }
+        body.withUnsafeBytes {
+          buffer!.update(
+            from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, count: n)
+        }
         me.bodies[id] = (body, offset + n)
         if offset + n == body.count { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
         return n
@@ -237,6 +244,8 @@ final class TestHTTP2Client {
   }
 
   func receive(_ bytes: [UInt8]) {
-    bytes.withUnsafeBufferPointer { _ = nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
+    bytes.withUnsafeBufferPointer {
+      _ = nghttp2_session_mem_recv(session, $0.baseAddress, $0.count)
+    }
   }
 }

@@ -20,7 +20,9 @@ struct EchoText: ProtoMessage, Equatable {
       var length = 0
       var shift = 0
       while true {
-        guard index < bytes.count, shift < 35 else { throw ProtoDecodingError(messageName: "EchoText") }
+        guard index < bytes.count, shift < 35 else {
+          throw ProtoDecodingError(messageName: "EchoText")
+        }
         let byte = bytes[index]
         index += 1
         length |= Int(byte & 0x7F) << shift
@@ -28,7 +30,8 @@ struct EchoText: ProtoMessage, Equatable {
         if byte & 0x80 == 0 { break }
       }
       guard length <= bytes.count - index else { throw ProtoDecodingError(messageName: "EchoText") }
-      text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self)
+      text = String(
+        decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)]), as: UTF8.self)
       index += length
     }
   }
@@ -112,12 +115,12 @@ enum EchoService {
           return RawMessage(bytes: [context.lastRequestWasCompressed ? 1 : 0] + all)
         },
         .bidirectionalStreaming(
-          MethodDescriptor(service: name, method: "Chat", kind: .bidirectionalStreaming))
-        { (requests: RequestStream<RawMessage>, responses: ResponseWriter<RawMessage>, _) in
+          MethodDescriptor(service: name, method: "Chat", kind: .bidirectionalStreaming)
+        ) { (requests: RequestStream<RawMessage>, responses: ResponseWriter<RawMessage>, _) in
           for try await message in requests { try await responses.write(message) }
         },
-        .serverStreaming(MethodDescriptor(service: name, method: "Flood", kind: .serverStreaming))
-        { (request: RawMessage, responses: ResponseWriter<RawMessage>, _: ServerContext) in
+        .serverStreaming(MethodDescriptor(service: name, method: "Flood", kind: .serverStreaming)) {
+          (request: RawMessage, responses: ResponseWriter<RawMessage>, _: ServerContext) in
           // Writes 64 KiB messages until the call fails; progress is kept under the token.
           let token = String(decoding: request.bytes, as: UTF8.self)
           let chunk = RawMessage(bytes: [UInt8](repeating: 0x46, count: 64 * 1024))
@@ -131,8 +134,8 @@ enum EchoService {
             throw error
           }
         },
-        .clientStreaming(MethodDescriptor(service: name, method: "Stall", kind: .clientStreaming))
-        { (requests: RequestStream<RawMessage>, _: ServerContext) in
+        .clientStreaming(MethodDescriptor(service: name, method: "Stall", kind: .clientStreaming)) {
+          (requests: RequestStream<RawMessage>, _: ServerContext) in
           // Reads nothing for 1.5 s, then everything.
           try await Task.sleep(for: .milliseconds(1500))
           var total = 0
@@ -142,10 +145,12 @@ enum EchoService {
         .unary(MethodDescriptor(service: name, method: "Progress", kind: .unary)) {
           (request: RawMessage, _: ServerContext) in
           let progress = FloodProgress.get(String(decoding: request.bytes, as: UTF8.self))
-          return RawMessage(bytes: Array("written=\(progress.written) ended=\(progress.ended)".utf8))
+          return RawMessage(
+            bytes: Array("written=\(progress.written) ended=\(progress.ended)".utf8))
         },
         {
-          var big = ServerMethod.unary(MethodDescriptor(service: name, method: "Big", kind: .unary)) {
+          var big = ServerMethod.unary(MethodDescriptor(service: name, method: "Big", kind: .unary))
+          {
             (request: RawMessage, _: ServerContext) in
             RawMessage(bytes: Array(String(request.bytes.count).utf8))
           }
@@ -210,7 +215,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// The child is awaited on a thread of its own: blocking a thread of the cooperative pool
 /// (two on this machine) would starve the very server handlers the script is calling.
 func runPytest(
-  _ file: String, port: Int, extraArguments: [String] = [], environment extra: [String: String] = [:]
+  _ file: String, port: Int, extraArguments: [String] = [],
+  environment extra: [String: String] = [:]
 ) async throws -> (Int32, String)? {
   let python = repositoryRoot.appendingPathComponent(".venv-test/bin/python")
   guard FileManager.default.isExecutableFile(atPath: python.path) else { return nil }
@@ -228,11 +234,13 @@ func runPytest(
   process.standardError = pipe
   try process.run()
   let reader = pipe.fileHandleForReading
-  return await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String)?, Never>) in
+  return await withCheckedContinuation {
+    (continuation: CheckedContinuation<(Int32, String)?, Never>) in
     let thread = Thread {
       let data = reader.readDataToEndOfFile()
       process.waitUntilExit()
-      continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
+      continuation.resume(
+        returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
     }
     thread.start()
   }
@@ -245,7 +253,9 @@ func makeTestCertificates() throws -> String {
     .appendingPathComponent("cassetto-server-certs-\(UInt64.random(in: 0...UInt64.max))").path
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/bin/bash")
-  process.arguments = [repositoryRoot.appendingPathComponent("tools/make-test-certs").path, directory]
+  process.arguments = [
+    repositoryRoot.appendingPathComponent("tools/make-test-certs").path, directory,
+  ]
   try process.run()
   process.waitUntilExit()
   guard process.terminationStatus == 0 else {

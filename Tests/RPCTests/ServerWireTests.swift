@@ -10,7 +10,8 @@ import Testing
 @Suite(.serialized) struct ServerWireTests {
   @Test func grpcioClientCallsEveryKindOfMethod() async throws {
     try await withEchoServer { server in
-      guard let (status, output) = try await runPytest("test_server_grpcio.py", port: server.localPort)
+      guard
+        let (status, output) = try await runPytest("test_server_grpcio.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test: cannot run the grpcio client")
         return
@@ -21,7 +22,8 @@ import Testing
 
   @Test func http2AbuseEndsOnlyTheAbusiveConnection() async throws {
     try await withEchoServer { server in
-      guard let (status, output) = try await runPytest("test_server_abuse.py", port: server.localPort)
+      guard
+        let (status, output) = try await runPytest("test_server_abuse.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test")
         return
@@ -32,7 +34,8 @@ import Testing
 
   @Test func rawHTTP2BadInputIsAnsweredAndTheServerKeepsServing() async throws {
     try await withEchoServer { server in
-      guard let (status, output) = try await runPytest("test_server_raw_h2.py", port: server.localPort)
+      guard
+        let (status, output) = try await runPytest("test_server_raw_h2.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test: cannot run the h2 client")
         return
@@ -47,7 +50,9 @@ import Testing
 @Suite(.serialized) struct ServerFlowControlWireTests {
   @Test func backpressureBothWaysAndCancellation() async throws {
     try await withEchoServer { server in
-      guard let (status, output) = try await runPytest("test_server_flow_control.py", port: server.localPort)
+      guard
+        let (status, output) = try await runPytest(
+          "test_server_flow_control.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test")
         return
@@ -81,7 +86,8 @@ import Testing
 
   @Test func idleConnectionIsClosedAfterIdleTimeout() async throws {
     try await withEchoServer({ $0.idleTimeout = .seconds(1) }) { server in
-      guard let (status, output) = try await runPytest("test_server_idle.py", port: server.localPort)
+      guard
+        let (status, output) = try await runPytest("test_server_idle.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test")
         return
@@ -98,7 +104,9 @@ import Testing
       $0.maxConnectionAge = .seconds(2)
       $0.shutdownGracePeriod = .seconds(1)
     }) { server in
-      guard let (status, output) = try await runPytest("test_server_keepalive.py", port: server.localPort)
+      guard
+        let (status, output) = try await runPytest(
+          "test_server_keepalive.py", port: server.localPort)
       else {
         Issue.record("missing .venv-test")
         return
@@ -144,7 +152,8 @@ import Testing
   @Test func duplicateMethodsAndBadConfigurationAreRefused() {
     #expect(throws: ServerConfigurationError.self) {
       _ = try Server(
-        configuration: ServerConfiguration(), services: [EchoService.definition(), EchoService.definition()])
+        configuration: ServerConfiguration(),
+        services: [EchoService.definition(), EchoService.definition()])
     }
     #expect(throws: ServerConfigurationError.self) {
       _ = try Server(configuration: ServerConfiguration(eventLoopCount: 0), services: [])

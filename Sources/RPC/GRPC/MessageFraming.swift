@@ -105,7 +105,9 @@ package struct GRPCMessageDeframer: Sendable {
       }
       // Fast path: a whole prefix is available in this chunk.
       if prefixCount == 0 && count - index >= GRPCFraming.prefixLength {
-        prefix = (bytes[index], bytes[index + 1], bytes[index + 2], bytes[index + 3], bytes[index + 4])
+        prefix = (
+          bytes[index], bytes[index + 1], bytes[index + 2], bytes[index + 3], bytes[index + 4]
+        )
         prefixCount = GRPCFraming.prefixLength
         index += GRPCFraming.prefixLength
       } else {

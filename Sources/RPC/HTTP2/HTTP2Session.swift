@@ -310,7 +310,8 @@ private let readCallback: nghttp2_data_source_read_callback = {
   }
   if eof {
     // Trailers follow (the delegate submitted them), so the DATA frame must not end the stream.
-    dataFlags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
+    dataFlags!.pointee |=
+      UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
       | UInt32(NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue)
   }
   return n

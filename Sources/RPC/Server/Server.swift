@@ -1,3 +1,5 @@
+import CNGHTTP2
+import Glibc
 import Synchronization
 
 /// A gRPC server: listens on one address (h2c or TLS), runs the registered services'
@@ -281,6 +283,3 @@ final class ServerLoop: EventLoopHandler, EventLoopClosable, @unchecked Sendable
     }
   }
 }
-
-import CNGHTTP2
-import Glibc

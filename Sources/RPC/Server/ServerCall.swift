@@ -202,7 +202,8 @@ final class ServerCall: @unchecked Sendable {
       (s.gzipAnnounced, s.headers == nil, s.closed)
     }
     if let closed = first.closed { throw closed }
-    let wantsGzip = clientAcceptsGzip && (compress ?? context.compressResponses ?? compressByDefault)
+    let wantsGzip =
+      clientAcceptsGzip && (compress ?? context.compressResponses ?? compressByDefault)
     var headers: [(String, String)]? = nil
     var announce = first.announced
     if first.isFirst {
@@ -219,7 +220,10 @@ final class ServerCall: @unchecked Sendable {
       message.withUnsafeBytes { GRPCFraming.appendFrame($0, compressed: false, to: &frame) }
     }
 
-    enum Action { case done, hop, wait, fail(RPCError) }
+    enum Action {
+      case done, hop, wait
+      case fail(RPCError)
+    }
     let action = outbound.withLock { s -> Action in
       if let closed = s.closed { return .fail(closed) }
       if let headers, s.headers == nil {
