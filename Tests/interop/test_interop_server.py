@@ -26,6 +26,7 @@ import grpc
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 import h2.exceptions
 import pytest
 
@@ -533,6 +534,43 @@ def test_server_enforces_grpc_timeout(server, pb):
     assert raw.elapsed < 3.0
     assert raw.status == 4, (raw.headers, raw.trailers, raw.reset_code)
     assert len(raw.messages) == 1
+
+
+@pytest.mark.parametrize("how", ["reset", "close"])
+def test_server_survives_a_client_vanishing_mid_stream(server, stub, pb, empty_pb, how):
+    """The TCP connection goes away (RST, or a plain close) with no GOAWAY while the server is
+    streaming to it; the server must drop that call and keep serving others."""
+    request = streaming_output_request(pb, [500_000] * 20)
+    raw = RawGrpcCall(server, "/grpc.testing.TestService/StreamingOutputCall")
+    sock = raw._connect()
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    # Wide-open windows, so the server is busy writing when the connection disappears.
+    conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+    conn.increment_flow_control_window(2**31 - 1 - 65535)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [
+        (":method", "POST"), (":scheme", "https" if server.tls else "http"),
+        (":path", raw.path), (":authority", f"localhost:{server.port}"),
+        ("content-type", "application/grpc"), ("te", "trailers")])
+    body = request.SerializeToString()
+    conn.send_data(sid, struct.pack(">BI", 0, len(body)) + body, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    received = 0
+    while received < 600_000:
+        data = sock.recv(65536)
+        assert data, "server closed the connection early"
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.DataReceived):
+                received += len(event.data)
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        sock.sendall(conn.data_to_send())
+    if how == "reset":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    time.sleep(0.3)
+    stub.EmptyCall(empty_pb.Empty(), timeout=CALL_TIMEOUT)
+    assert server.is_running()
 
 
 def test_interval_us_delays_each_response(stub, pb):
