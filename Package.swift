@@ -19,6 +19,7 @@ let package = Package(
     .executable(name: "cassetto-server", targets: ["cassetto-server"]),
     .executable(name: "protoc-gen-cassetto", targets: ["protoc-gen-cassetto"]),
     .executable(name: "cassetto", targets: ["cassetto"]),
+    .executable(name: "cassetto-interop-client", targets: ["cassetto-interop-client"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -76,6 +77,13 @@ let package = Package(
       dependencies: [
         "Access", "RPC", "Contracts", "SideServices", "Interop", "Server",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    // The client side of gRPC's interop test cases, on our client runtime.
+    .executableTarget(
+      name: "cassetto-interop-client",
+      dependencies: [
+        "RPC", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(

@@ -47,6 +47,9 @@ final class ClientChannelCore {
           configuration: configuration, tls: tlsContext.resolved(), core: self)
         connections.append(connection)
         current = connection
+      } catch let error as RPCError {
+        stream.finish(.failure(error))
+        return
       } catch {
         stream.finish(.failure(RPCError(.unavailable, "\(error)")))
         return
