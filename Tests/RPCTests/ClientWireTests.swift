@@ -212,6 +212,20 @@ struct ClientWireTests {
     #expect(response.message.bytes.isEmpty)
   }
 
+  @Test func callsStartedAfterCloseFailAtOnce() async throws {
+    try await withInteropServer { _, channel in
+      _ = try await channel.unary(
+        TestService.emptyCall, request: RawMessage(), responseType: RawMessage.self)
+      channel.close()
+      try await Task.sleep(for: .milliseconds(100))  // the I/O thread is gone by now
+      let error = await #expect(throws: RPCError.self) {
+        _ = try await channel.unary(
+          TestService.emptyCall, request: RawMessage(), responseType: RawMessage.self)
+      }
+      #expect(error?.code == .unavailable)
+    }
+  }
+
   @Test func closedChannelFailsCallsWithUnavailable() async throws {
     try await withInteropServer { _, channel in
       _ = try await channel.unary(

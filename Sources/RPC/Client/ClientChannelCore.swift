@@ -18,7 +18,9 @@ struct ClientChannelConfiguration: Sendable {
 /// and the older ones still draining after a GOAWAY.
 ///
 /// Thread ownership: created on and used only by the channel's ``ClientEventLoop`` thread.
-final class ClientChannelCore {
+/// Once stopped, the core is handed to callers' threads (see ``ClientEventLoop``): then it only
+/// reads `isStopped` and finishes streams, which are thread-safe.
+final class ClientChannelCore: @unchecked Sendable {
   let configuration: ClientChannelConfiguration
   unowned let loop: ClientEventLoop
   /// The connection new calls go to; `nil` until the first call and after a failure.
@@ -60,16 +62,19 @@ final class ClientChannelCore {
 
   /// Resets `stream` (RST_STREAM with `errorCode`) if it reached the wire.
   func reset(_ stream: ClientStream, errorCode: UInt32) {
+    guard !isStopped else { return }
     stream.io?.connection?.reset(stream, errorCode: errorCode)
   }
 
   /// New outbound bytes or the end of the request stream for `stream`.
   func resumeSending(_ stream: ClientStream) {
+    guard !isStopped else { return }
     stream.io?.connection?.resumeData(stream)
   }
 
   /// The reader took messages: give back flow-control window held for `stream`.
   func releaseWindow(_ stream: ClientStream) {
+    guard !isStopped else { return }
     stream.io?.connection?.releaseWindow(stream)
   }
 

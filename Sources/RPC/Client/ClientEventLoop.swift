@@ -19,7 +19,15 @@ final class ClientEventLoop: Sendable {
   typealias Task = @Sendable (ClientChannelCore) -> Void
 
   private let wakeFD: Int32
-  private let queue = Mutex<[Task]>([])
+  private let queue = Mutex(Queue())
+
+  struct Queue: ~Copyable {
+    var tasks: [Task] = []
+    /// Set when the loop thread has exited: the core it leaves behind is stopped and only
+    /// fails calls (``ClientChannelCore/start(_:)`` finishes them with `UNAVAILABLE`; the
+    /// other entry points find no connection), which is safe from any thread.
+    var stoppedCore: ClientChannelCore?
+  }
 
   init(configuration: ClientChannelConfiguration) {
     wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -36,7 +44,15 @@ final class ClientEventLoop: Sendable {
 
   /// Queues `task` for the loop thread and wakes it.
   func execute(_ task: @escaping Task) {
-    queue.withLock { $0.append(task) }
+    let stopped = queue.withLock { queue -> ClientChannelCore? in
+      if let core = queue.stoppedCore { return core }
+      queue.tasks.append(task)
+      return nil
+    }
+    if let stopped {
+      task(stopped)
+      return
+    }
     var one: UInt64 = 1
     _ = write(wakeFD, &one, 8)
   }
@@ -58,9 +74,9 @@ final class ClientEventLoop: Sendable {
         var value: UInt64 = 0
         _ = read(wakeFD, &value, 8)
       }
-      let tasks = queue.withLock { tasks -> [Task] in
-        let taken = tasks
-        tasks.removeAll()
+      let tasks = queue.withLock { queue -> [Task] in
+        let taken = queue.tasks
+        queue.tasks.removeAll()
         return taken
       }
       for task in tasks { task(core) }
@@ -71,6 +87,14 @@ final class ClientEventLoop: Sendable {
       core.flushAll()
     }
     core.shutdown()
+    // From now on tasks run on their caller's thread against the stopped core; run the ones
+    // that arrived meanwhile, so no call waits for a loop that is gone.
+    let late = queue.withLock { queue -> [Task] in
+      queue.stoppedCore = core
+      defer { queue.tasks = [] }
+      return queue.tasks
+    }
+    for task in late { task(core) }
   }
 }
 
