@@ -163,11 +163,12 @@ public enum DemoData {
       grantedAt: Date(timeIntervalSince1970: 1_557_482_400), legacyID: "DEMO-GDP-0001",
       sourceRequestID: "", in: db)
 
-    let registers: [(String, Cassetto_Identity_V1_Albo, String, String, Cassetto_Identity_V1_AlboState)] = [
-      ("labour-consultant", .consulentiLavoro, "Roma", "CL-1234", .active),
-      ("accountant", .dottoriCommercialisti, "Milano", "AA-5678", .active),
-      ("lapsed-lawyer", .avvocati, "Siena", "AV-0042", .lapsed),
-    ]
+    let registers:
+      [(String, Cassetto_Identity_V1_Albo, String, String, Cassetto_Identity_V1_AlboState)] = [
+        ("labour-consultant", .consulentiLavoro, "Roma", "CL-1234", .active),
+        ("accountant", .dottoriCommercialisti, "Milano", "AA-5678", .active),
+        ("lapsed-lawyer", .avvocati, "Siena", "AV-0042", .lapsed),
+      ]
     for (key, albo, ordine, number, state) in registers {
       guard let persona = persona(key) else { continue }
       try db.execute(

@@ -97,7 +97,8 @@ extension IdentityService {
           try CodiceFiscale(person: request.holderFiscalCode, field: "holder_fiscal_code").value
         } ?? cf
     }
-    let pageSize = try check { () throws(FieldViolation) in try PageToken.pageSize(request.pageSize) }
+    let pageSize = try check { () throws(FieldViolation) in try PageToken.pageSize(request.pageSize)
+    }
     try check.throwIfAny()
     let includeRevoked = request.includeRevoked
     let holderCode = holder
@@ -112,7 +113,8 @@ extension IdentityService {
         guard !sedi.isEmpty else {
           throw AccessError.permissionDenied("only operators list another person's enablements")
         }
-        sql += " AND sede_code IN (\(Array(repeating: "?", count: sedi.count).joined(separator: ", ")))"
+        sql +=
+          " AND sede_code IN (\(Array(repeating: "?", count: sedi.count).joined(separator: ", ")))"
         arguments += sedi.map { $0 as any SQLConvertible }
       }
       if !includeRevoked {
@@ -193,7 +195,9 @@ extension IdentityService {
     let target = try check { () throws(FieldViolation) in
       try CodiceFiscale(person: fiscalCode, field: "fiscal_code").value
     }
-    let sede = try check { () throws(FieldViolation) in try SedeCode(sedeCode, field: "sede_code").value }
+    let sede = try check { () throws(FieldViolation) in
+      try SedeCode(sedeCode, field: "sede_code").value
+    }
     let role = try check { () throws(FieldViolation) in try validateEnum(role, field: "role") }
     try check.throwIfAny()
     guard let target, let sede, let role else { throw ValidationError([]) }
@@ -215,7 +219,8 @@ extension IdentityService {
     return try await mutate(Method.grantOperatorRole, caller: caller, requestID: requestID) {
       db, now in
       guard try IdentityStore.holds(cf, .idmManager, at: sede, in: db) else {
-        throw AccessError.permissionDenied("only the IDM manager of sede \(sede) grants roles there")
+        throw AccessError.permissionDenied(
+          "only the IDM manager of sede \(sede) grants roles there")
       }
       guard target != cf else {
         throw AccessError.permissionDenied("an IDM manager does not grant roles to themselves")
@@ -248,7 +253,8 @@ extension IdentityService {
     return try await mutate(Method.revokeOperatorRole, caller: caller, requestID: requestID) {
       db, now in
       guard try IdentityStore.holds(cf, .idmManager, at: sede, in: db) else {
-        throw AccessError.permissionDenied("only the IDM manager of sede \(sede) revokes roles there")
+        throw AccessError.permissionDenied(
+          "only the IDM manager of sede \(sede) revokes roles there")
       }
       guard try IdentityStore.holds(target, role, at: sede, in: db) else {
         throw AccessError.notFound("no active role of that person at sede \(sede)")

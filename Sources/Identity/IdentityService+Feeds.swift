@@ -186,7 +186,8 @@ public enum IdentityBootstrap {
       var granted = 0
       for (person, sede) in pairs {
         if try IdentityStore.holds(person, .idmManager, at: sede, in: db) { continue }
-        _ = try IdentityStore.grant(person, .idmManager, at: sede, by: "configuration", now: now, in: db)
+        _ = try IdentityStore.grant(
+          person, .idmManager, at: sede, by: "configuration", now: now, in: db)
         try AuditLog.append(
           AuditEvent(
             time: now, actor: "configuration", action: "identity.BootstrapIDMManager",

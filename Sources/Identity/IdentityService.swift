@@ -133,7 +133,8 @@ public struct IdentityService: Cassetto_Identity_V1_IdentityHandler {
         .filter { !$0.1.isEmpty }.map(\.0).joined(separator: ",")
       return (
         contacts,
-        event(Method.updateContacts, by: caller, at: now, subject: "person:" + cf,
+        event(
+          Method.updateContacts, by: caller, at: now, subject: "person:" + cf,
           details: ["set": set])
       )
     }
@@ -183,7 +184,8 @@ public struct IdentityService: Cassetto_Identity_V1_IdentityHandler {
       return (
         try Records.request(row),
         event(
-          Method.submitAbilitazioneRequest, by: caller, at: now, subject: "abilitazione-request:" + id,
+          Method.submitAbilitazioneRequest, by: caller, at: now,
+          subject: "abilitazione-request:" + id,
           details: ["form": String(valid.form.rawValue), "sede": valid.sede.value])
       )
     }
@@ -203,11 +205,15 @@ public struct IdentityService: Cassetto_Identity_V1_IdentityHandler {
     }
     var sede: String? = nil
     if !request.sedeCode.isEmpty {
-      sede = try check { () throws(FieldViolation) in try SedeCode(request.sedeCode, field: "sede_code").value }
+      sede = try check { () throws(FieldViolation) in
+        try SedeCode(request.sedeCode, field: "sede_code").value
+      }
     }
-    let pageSize = try check { () throws(FieldViolation) in try PageToken.pageSize(request.pageSize) }
+    let pageSize = try check { () throws(FieldViolation) in try PageToken.pageSize(request.pageSize)
+    }
     try check.throwIfAny()
-    let filter = "requests|\(request.asOperator)|\(cf)|\(sede ?? "")|\(state?.rawValue ?? 0)|\(form?.rawValue ?? 0)"
+    let filter =
+      "requests|\(request.asOperator)|\(cf)|\(sede ?? "")|\(state?.rawValue ?? 0)|\(form?.rawValue ?? 0)"
     let after = try PageToken.decode(request.pageToken, filter: filter)
     let limit = pageSize ?? PageToken.defaultPageSize
     let asOperator = request.asOperator
@@ -229,7 +235,8 @@ public struct IdentityService: Cassetto_Identity_V1_IdentityHandler {
           }
           scope = sedi.sorted()
         }
-        sql += " AND sede_code IN (\(Array(repeating: "?", count: scope.count).joined(separator: ", ")))"
+        sql +=
+          " AND sede_code IN (\(Array(repeating: "?", count: scope.count).joined(separator: ", ")))"
         arguments += scope.map { $0 as any SQLConvertible }
       } else {
         sql += " AND requester_fiscal_code = ?"

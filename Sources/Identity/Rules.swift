@@ -1,6 +1,6 @@
-import Foundation
 import Access
 import Contracts
+import Foundation
 import Validation
 
 /// A form SC65 / SC62 / RA012 request that passed every field rule.
@@ -34,13 +34,16 @@ public enum AbilitazioneRules {
       let form = try validateEnum(request.form, field: "form")
       if form == .legacyGdp {
         throw FieldViolation(
-          field: "form", description: "FORM_LEGACY_GDP is imported from the old system, not requested")
+          field: "form",
+          description: "FORM_LEGACY_GDP is imported from the old system, not requested")
       }
       return form
     }
     let scopes = try validScopes(request.scopes, form: form, check: &check)
     let services = try validServices(request.ra012Services, form: form, check: &check)
-    let sede = try check { () throws(FieldViolation) in try SedeCode(request.sedeCode, field: "sede_code") }
+    let sede = try check { () throws(FieldViolation) in
+      try SedeCode(request.sedeCode, field: "sede_code")
+    }
     var employer: CodiceFiscale? = nil
     if request.employerFiscalCode.isEmpty {
       if form == .sc62 {
@@ -120,7 +123,8 @@ public enum AbilitazioneRules {
     let holder = try check { () throws(FieldViolation) in
       try CodiceFiscale(person: record.holderFiscalCode, field: "holder_fiscal_code")
     }
-    let form = try check { () throws(FieldViolation) in try validateEnum(record.form, field: "form") }
+    let form = try check { () throws(FieldViolation) in try validateEnum(record.form, field: "form")
+    }
     var scopes: [Cassetto_Common_V1_Scope] = []
     for (index, scope) in record.scopes.enumerated() {
       if let scope = try check({ () throws(FieldViolation) in
@@ -130,7 +134,9 @@ public enum AbilitazioneRules {
       }
     }
     let services = try validServices(record.ra012Services, form: form, check: &check)
-    let sede = try check { () throws(FieldViolation) in try SedeCode(record.sedeCode, field: "sede_code") }
+    let sede = try check { () throws(FieldViolation) in
+      try SedeCode(record.sedeCode, field: "sede_code")
+    }
     let employer = try check { () throws(FieldViolation) in
       try CodiceFiscale(record.employerFiscalCode, field: "employer_fiscal_code")
     }
@@ -173,15 +179,19 @@ public enum AbilitazioneRules {
     let person = try check { () throws(FieldViolation) in
       try CodiceFiscale(person: record.fiscalCode, field: "fiscal_code")
     }
-    let albo = try check { () throws(FieldViolation) in try validateEnum(record.albo, field: "albo") }
-    let state = try check { () throws(FieldViolation) in try validateEnum(record.state, field: "state") }
+    let albo = try check { () throws(FieldViolation) in try validateEnum(record.albo, field: "albo")
+    }
+    let state = try check { () throws(FieldViolation) in
+      try validateEnum(record.state, field: "state")
+    }
     let ordine = record.ordine.trimmingCharacters(in: .whitespaces)
     if ordine.isEmpty || ordine.utf8.count > 100 {
       check.add(field: "ordine", "the ordine keeping the register is required (1–100 characters)")
     }
     let number = record.registrationNumber.trimmingCharacters(in: .whitespaces)
     if number.isEmpty || number.utf8.count > 50 {
-      check.add(field: "registration_number", "the registration number is required (1–50 characters)")
+      check.add(
+        field: "registration_number", "the registration number is required (1–50 characters)")
     }
     var registeredOn: CalendarDate? = nil
     if let date = record.registeredOn {
@@ -205,7 +215,9 @@ public enum AbilitazioneRules {
   public static func validate(contacts: Cassetto_Common_V1_Contacts?) throws
     -> Cassetto_Common_V1_Contacts
   {
-    guard let contacts else { throw ValidationError.field("contacts", "the new contacts are required") }
+    guard let contacts else {
+      throw ValidationError.field("contacts", "the new contacts are required")
+    }
     var check = ViolationCollector()
     var result = Cassetto_Common_V1_Contacts()
     if !contacts.email.isEmpty {

@@ -118,7 +118,9 @@ public struct ServiceIdentityRule: Sendable, Hashable {
   /// grant nothing.
   public init(parsing text: String) throws(ConfigurationError) {
     func fail(_ why: String) -> ConfigurationError {
-      .invalid("--service-identity '\(text)': \(why) (expected cn:CN=NAME:PERM,PERM or sha256:HEX=NAME:PERM,PERM)")
+      .invalid(
+        "--service-identity '\(text)': \(why) (expected cn:CN=NAME:PERM,PERM or sha256:HEX=NAME:PERM,PERM)"
+      )
     }
     guard let equals = text.firstIndex(of: "=") else { throw fail("missing '='") }
     let selectorText = text[..<equals]
@@ -146,7 +148,8 @@ public struct ServiceIdentityRule: Sendable, Hashable {
         let permission = Permission(rawValue: String(raw))
         guard Permission.known.contains(permission) else {
           throw fail(
-            "unknown permission \(raw); known: \(Permission.known.map(\.rawValue).joined(separator: ", "))")
+            "unknown permission \(raw); known: \(Permission.known.map(\.rawValue).joined(separator: ", "))"
+          )
         }
         permissions.insert(permission)
       }
@@ -171,7 +174,8 @@ public struct IDMManagerBootstrap: Sendable, Hashable {
       let person = try? CodiceFiscale(person: String(parts[0])),
       let sede = try? SedeCode(String(parts[1]))
     else {
-      throw .invalid("--idm-manager '\(text)': expected CODICEFISCALE@SEDE, e.g. RSSMRA80A01H501U@7500")
+      throw .invalid(
+        "--idm-manager '\(text)': expected CODICEFISCALE@SEDE, e.g. RSSMRA80A01H501U@7500")
     }
     self.init(person: person, sede: sede)
   }

@@ -12,8 +12,12 @@ import Validation
 
   func interceptor(now: Date = testNow) -> AuthenticationInterceptor {
     AuthenticationInterceptor(
-      verifiers: [JWTVerifier(trustedKeys: [signer.trustedKey], issuer: "gw", audience: "cassetto")],
-      serviceIdentities: [try! ServiceIdentityRule(parsing: "cn:ledger=ledger:identity.upsert-albo-registrations")],
+      verifiers: [
+        JWTVerifier(trustedKeys: [signer.trustedKey], issuer: "gw", audience: "cassetto")
+      ],
+      serviceIdentities: [
+        try! ServiceIdentityRule(parsing: "cn:ledger=ledger:identity.upsert-albo-registrations")
+      ],
       clock: FixedClock(now))
   }
 
@@ -44,12 +48,14 @@ import Validation
   @Test func anExpiredTokenIsRefused() throws {
     let later = testNow.addingTimeInterval(3600 + 61)
     #expect(throws: RPCError.self) {
-      _ = try interceptor(now: later).resolve(authorization: ["Bearer " + token()], certificate: nil)
+      _ = try interceptor(now: later).resolve(
+        authorization: ["Bearer " + token()], certificate: nil)
     }
   }
 
   @Test func aMappedCertificateIsTheServiceAndAnUnmappedOneIsAnonymous() throws {
-    let mapped = PeerCertificate(subject: "CN=ledger", commonName: "ledger", sha256Fingerprint: "00")
+    let mapped = PeerCertificate(
+      subject: "CN=ledger", commonName: "ledger", sha256Fingerprint: "00")
     let other = PeerCertificate(subject: "CN=x", commonName: "x", sha256Fingerprint: "01")
     let service = try interceptor().resolve(authorization: [], certificate: mapped)
     #expect(service.service?.has(.upsertAlboRegistrations) == true)

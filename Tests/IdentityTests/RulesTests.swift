@@ -29,7 +29,9 @@ import Validation
 
   @Test func sc62NeedsTheEmployer() {
     #expect(
-      violatedFields { _ = try AbilitazioneRules.validate(request(.sc62, scopes: [.contribuzionePubblici])) }
+      violatedFields {
+        _ = try AbilitazioneRules.validate(request(.sc62, scopes: [.contribuzionePubblici]))
+      }
         == ["employer_fiscal_code"])
   }
 
@@ -54,8 +56,10 @@ import Validation
 
   @Test func legacyFormIsNeverRequested() {
     #expect(
-      violatedFields { _ = try AbilitazioneRules.validate(request(.legacyGdp, scopes: [.contribuzionePubblici])) }
-        .contains("form"))
+      violatedFields {
+        _ = try AbilitazioneRules.validate(request(.legacyGdp, scopes: [.contribuzionePubblici]))
+      }
+      .contains("form"))
   }
 
   @Test func unknownEnumValuesAndBadSedeAreNamed() {
@@ -106,18 +110,22 @@ import Validation
   @Test func legacyEnablementAfterTheCutoverIsRefused() {
     #expect(
       violatedFields {
-        _ = try AbilitazioneRules.validate(legacy: legacy(grantedOn: date(2023, 4, 1)), cutover: .circolare34)
+        _ = try AbilitazioneRules.validate(
+          legacy: legacy(grantedOn: date(2023, 4, 1)), cutover: .circolare34)
       } == ["granted_on"])
   }
 
   @Test func theCutoverIsConfiguration() throws {
-    let later = CutoverDates(gdpOldChannelEnd: date(2023, 7, 15), legacyEnablementsUntil: date(2023, 6, 30))
+    let later = CutoverDates(
+      gdpOldChannelEnd: date(2023, 7, 15), legacyEnablementsUntil: date(2023, 6, 30))
     _ = try AbilitazioneRules.validate(legacy: legacy(grantedOn: date(2023, 4, 1)), cutover: later)
   }
 
   @Test func legacyRecordNeedsItsDate() {
     #expect(
-      violatedFields { _ = try AbilitazioneRules.validate(legacy: legacy(grantedOn: nil), cutover: .circolare34) }
+      violatedFields {
+        _ = try AbilitazioneRules.validate(legacy: legacy(grantedOn: nil), cutover: .circolare34)
+      }
         == ["granted_on"])
   }
 

@@ -9,7 +9,9 @@ import Testing
 typealias M = Cassetto_Identity_V1_Identity.Method
 
 @Suite struct IdentityServiceTests {
-  func submit(_ service: IdentityService, as caller: Caller, sede: String = "7500", requestID: String = "")
+  func submit(
+    _ service: IdentityService, as caller: Caller, sede: String = "7500", requestID: String = ""
+  )
     async throws -> Cassetto_Identity_V1_AbilitazioneRequest
   {
     var request = Cassetto_Identity_V1_SubmitAbilitazioneRequestRequest()
@@ -18,7 +20,8 @@ typealias M = Cassetto_Identity_V1_Identity.Method
     request.sedeCode = sede
     request.requestId = requestID
     return try await Caller.$current.withValue(caller) {
-      try await service.submitAbilitazioneRequest(request: request, context: context(M.submitAbilitazioneRequest))
+      try await service.submitAbilitazioneRequest(
+        request: request, context: context(M.submitAbilitazioneRequest))
     }
   }
 
@@ -30,7 +33,8 @@ typealias M = Cassetto_Identity_V1_Identity.Method
     request.approve = true
     request.requestId = requestID
     return try await Caller.$current.withValue(caller) {
-      try await service.decideAbilitazioneRequest(request: request, context: context(M.decideAbilitazioneRequest))
+      try await service.decideAbilitazioneRequest(
+        request: request, context: context(M.decideAbilitazioneRequest))
     }
   }
 
@@ -54,7 +58,8 @@ typealias M = Cassetto_Identity_V1_Identity.Method
       #expect(try await auditCount(database) == before + 1)
       let list = try await Caller.$current.withValue(person("citizen")) {
         try await service.listAbilitazioni(
-          request: Cassetto_Identity_V1_ListAbilitazioniRequest(), context: context(M.listAbilitazioni))
+          request: Cassetto_Identity_V1_ListAbilitazioniRequest(),
+          context: context(M.listAbilitazioni))
       }
       #expect(list.abilitazioni.map(\.id) == [decided.abilitazioneId])
       #expect(list.abilitazioni.first?.scopes == [.contribuzionePubblici])
@@ -74,7 +79,8 @@ typealias M = Cassetto_Identity_V1_Identity.Method
   @Test func anOperatorOfAnotherSedeDoesNotSeeTheRequest() async throws {
     try await withIdentityService { service, _ in
       let submitted = try await submit(service, as: person("citizen"))
-      await #expect(throws: AccessError.notFound("abilitazione request \(submitted.id) not found")) {
+      await #expect(throws: AccessError.notFound("abilitazione request \(submitted.id) not found"))
+      {
         _ = try await decide(service, submitted.id, as: person("operator-roma"))
       }
     }
@@ -103,7 +109,9 @@ typealias M = Cassetto_Identity_V1_Identity.Method
     try await withIdentityService { service, database in
       _ = try await submit(service, as: person("citizen"))
       let events = try await auditCount(database)
-      await #expect(throws: IdentityError.self) { _ = try await submit(service, as: person("citizen")) }
+      await #expect(throws: IdentityError.self) {
+        _ = try await submit(service, as: person("citizen"))
+      }
       #expect(try await auditCount(database) == events)
     }
   }

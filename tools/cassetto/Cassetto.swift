@@ -129,11 +129,17 @@ struct Demo: ParsableCommand {
     }
     print("")
     for entry in entries {
-      print("# \(entry["key"] ?? ""): \(entry["given_name"] ?? "") \(entry["family_name"] ?? ""), \(entry["fiscal_code"] ?? "") — \(entry["role"] ?? "")")
-      print("export TOKEN_\((entry["key"] ?? "").uppercased().replacingOccurrences(of: "-", with: "_"))='\(entry["token"] ?? "")'")
+      print(
+        "# \(entry["key"] ?? ""): \(entry["given_name"] ?? "") \(entry["family_name"] ?? ""), \(entry["fiscal_code"] ?? "") — \(entry["role"] ?? "")"
+      )
+      print(
+        "export TOKEN_\((entry["key"] ?? "").uppercased().replacingOccurrences(of: "-", with: "_"))='\(entry["token"] ?? "")'"
+      )
     }
     print("")
-    print("Example: grpcurl -plaintext -H \"authorization: Bearer $TOKEN_OPERATOR\" 127.0.0.1:50051 cassetto.identity.v1.Identity/WhoAmI")
+    print(
+      "Example: grpcurl -plaintext -H \"authorization: Bearer $TOKEN_OPERATOR\" 127.0.0.1:50051 cassetto.identity.v1.Identity/WhoAmI"
+    )
   }
 }
 
