@@ -42,6 +42,22 @@ public struct CutoverDates: Sendable, Hashable {
   }
 }
 
+/// The GDP services "Denunce contributive e versamenti" (view payments, debit notes,
+/// amortisation plans, manual DMA, view DMA) on a position of a public administration
+/// (Circ. 34/2023 §2.1): with the *Azienda/Operatore* profile holding the public-sector scope
+/// and an active delega, always; with only the imported legacy profile *Amministrazioni e Enti
+/// pubblici – Servizi GDP* for that administration, only on or before the configured end of
+/// the old channel. The positions issue supplies the facts from storage; the rule lives here.
+public func mayUseGDPDenunceServices(
+  holdsPublicSectorScope: Bool, hasActiveDelega: Bool,
+  holdsLegacyGDPEnablementForTheAdministration: Bool, on callDate: CalendarDate,
+  cutover: CutoverDates
+) -> Bool {
+  if holdsPublicSectorScope && hasActiveDelega { return true }
+  return holdsLegacyGDPEnablementForTheAdministration
+    && cutover.legacyGDPChannelOpen(on: callDate)
+}
+
 /// Access decisions that need no stored data. The full authorization function — "may P do F
 /// on X at T, and through which chain" (profile + enablement scope + an active delega chain at
 /// the call's date) — arrives with the deleghe issue and lives here, beside these rules, so

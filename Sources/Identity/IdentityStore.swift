@@ -86,8 +86,8 @@ public enum IdentityStore {
     try db.queryFirst("SELECT * FROM identity_abilitazioni WHERE id = ?", [id])
   }
 
-  /// Active enablements of `person`.
-  static func activeAbilitazioni(of person: String, in db: any ReadContext) throws
+  /// Active enablements of `person` (profiles and scopes, for the authorization rule).
+  public static func activeAbilitazioni(of person: String, in db: any ReadContext) throws
     -> [Cassetto_Identity_V1_Abilitazione]
   {
     try db.query(

@@ -146,6 +146,26 @@ import Validation
     #expect(!cutover.legacyGDPChannelOpen(on: date(2023, 7, 16)))
   }
 
+  @Test func legacyGDPHoldersKeepTheOldChannelUntilTheCutover() {
+    func allowed(_ day: CalendarDate, scope: Bool = false, delega: Bool = false, legacy: Bool)
+      -> Bool
+    {
+      mayUseGDPDenunceServices(
+        holdsPublicSectorScope: scope, hasActiveDelega: delega,
+        holdsLegacyGDPEnablementForTheAdministration: legacy, on: day, cutover: .circolare34)
+    }
+    #expect(allowed(date(2023, 7, 15), legacy: true))
+    #expect(!allowed(date(2023, 7, 16), legacy: true))
+    #expect(allowed(date(2023, 7, 16), scope: true, delega: true, legacy: false))
+    #expect(!allowed(date(2023, 7, 16), scope: true, delega: false, legacy: false))
+    let later = CutoverDates(
+      gdpOldChannelEnd: date(2023, 9, 30), legacyEnablementsUntil: date(2023, 3, 31))
+    #expect(
+      mayUseGDPDenunceServices(
+        holdsPublicSectorScope: false, hasActiveDelega: false,
+        holdsLegacyGDPEnablementForTheAdministration: true, on: date(2023, 7, 16), cutover: later))
+  }
+
   @Test func theCallDateIsReadInRome() {
     // 2023-07-15T22:30:00Z is already 16 July in Rome (UTC+2 in summer).
     let instant = Date(timeIntervalSince1970: 1_689_460_200)
