@@ -52,6 +52,10 @@ struct EchoText: ProtoMessage, Equatable {
 
 struct HandlerCrash: Error {}
 
+/// The runtime's undecoded message (`RPC.RawMessage`), named apart from the client tests'
+/// own `RawMessage` fixture in this target.
+typealias WireBytes = RPC.RawMessage
+
 /// `cassetto.test.Echo`: the service the server's wire tests call.
 ///
 /// - `Get` (unary, `EchoText`): echoes the text; `x-echo-*` request metadata comes back as
@@ -104,26 +108,26 @@ enum EchoService {
           return EchoText(request.text)
         },
         .serverStreaming(MethodDescriptor(service: name, method: "Expand", kind: .serverStreaming))
-        { (request: RawMessage, responses: ResponseWriter<RawMessage>, context: ServerContext) in
+        { (request: WireBytes, responses: ResponseWriter<WireBytes>, context: ServerContext) in
           let count = Int(request.bytes.first ?? 0)
           for _ in 0..<count { try await responses.write(request) }
         },
         .clientStreaming(MethodDescriptor(service: name, method: "Collect", kind: .clientStreaming))
-        { (requests: RequestStream<RawMessage>, context: ServerContext) in
+        { (requests: RequestStream<WireBytes>, context: ServerContext) in
           var all: [UInt8] = []
           for try await message in requests { all.append(contentsOf: message.bytes) }
-          return RawMessage(bytes: [context.lastRequestWasCompressed ? 1 : 0] + all)
+          return WireBytes(bytes: [context.lastRequestWasCompressed ? 1 : 0] + all)
         },
         .bidirectionalStreaming(
           MethodDescriptor(service: name, method: "Chat", kind: .bidirectionalStreaming)
-        ) { (requests: RequestStream<RawMessage>, responses: ResponseWriter<RawMessage>, _) in
+        ) { (requests: RequestStream<WireBytes>, responses: ResponseWriter<WireBytes>, _) in
           for try await message in requests { try await responses.write(message) }
         },
         .serverStreaming(MethodDescriptor(service: name, method: "Flood", kind: .serverStreaming)) {
-          (request: RawMessage, responses: ResponseWriter<RawMessage>, _: ServerContext) in
+          (request: WireBytes, responses: ResponseWriter<WireBytes>, _: ServerContext) in
           // Writes 64 KiB messages until the call fails; progress is kept under the token.
           let token = String(decoding: request.bytes, as: UTF8.self)
-          let chunk = RawMessage(bytes: [UInt8](repeating: 0x46, count: 64 * 1024))
+          let chunk = WireBytes(bytes: [UInt8](repeating: 0x46, count: 64 * 1024))
           do {
             for _ in 0..<100_000 {
               try await responses.write(chunk)
@@ -135,24 +139,24 @@ enum EchoService {
           }
         },
         .clientStreaming(MethodDescriptor(service: name, method: "Stall", kind: .clientStreaming)) {
-          (requests: RequestStream<RawMessage>, _: ServerContext) in
+          (requests: RequestStream<WireBytes>, _: ServerContext) in
           // Reads nothing for 1.5 s, then everything.
           try await Task.sleep(for: .milliseconds(1500))
           var total = 0
           for try await message in requests { total += message.bytes.count }
-          return RawMessage(bytes: Array(String(total).utf8))
+          return WireBytes(bytes: Array(String(total).utf8))
         },
         .unary(MethodDescriptor(service: name, method: "Progress", kind: .unary)) {
-          (request: RawMessage, _: ServerContext) in
+          (request: WireBytes, _: ServerContext) in
           let progress = FloodProgress.get(String(decoding: request.bytes, as: UTF8.self))
-          return RawMessage(
+          return WireBytes(
             bytes: Array("written=\(progress.written) ended=\(progress.ended)".utf8))
         },
         {
           var big = ServerMethod.unary(MethodDescriptor(service: name, method: "Big", kind: .unary))
           {
-            (request: RawMessage, _: ServerContext) in
-            RawMessage(bytes: Array(String(request.bytes.count).utf8))
+            (request: WireBytes, _: ServerContext) in
+            WireBytes(bytes: Array(String(request.bytes.count).utf8))
           }
           big.maxReceiveMessageSize = 8 * 1024 * 1024
           return big

@@ -269,29 +269,46 @@ package final class HTTP2Session {
     }
   }
 
+  /// Scratch space reused by every header block this session submits.
+  private var headerBytes: [UInt8] = []
+  private var headerFields: [nghttp2_nv] = []
+
   private func withHeaderFields<R>(
     _ headers: [(String, String)], _ body: (UnsafePointer<nghttp2_nv>, Int) -> R
   ) -> R {
-    // All names and values in one buffer; nghttp2 copies them during the submit call.
-    var storage: [UInt8] = []
-    var ranges: [(Int, Int, Int, Int)] = []
-    ranges.reserveCapacity(headers.count)
-    for (name, value) in headers {
-      let nameStart = storage.count
-      storage.append(contentsOf: name.utf8)
-      let valueStart = storage.count
-      storage.append(contentsOf: value.utf8)
-      ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+    // All names and values in one buffer; nghttp2 copies them during the submit call. The
+    // scratch arrays are moved out while in use, so a nested call cannot alias them.
+    var bytes = headerBytes
+    var fields = headerFields
+    headerBytes = []
+    headerFields = []
+    defer {
+      bytes.removeAll(keepingCapacity: true)
+      fields.removeAll(keepingCapacity: true)
+      headerBytes = bytes
+      headerFields = fields
     }
-    storage.append(0)
-    return storage.withUnsafeMutableBufferPointer { bytes in
-      let base = bytes.baseAddress!
-      var nva = ranges.map { r in
-        nghttp2_nv(
-          name: base + r.0, value: base + r.2, namelen: r.1, valuelen: r.3,
-          flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+    var total = 0
+    for (name, value) in headers { total += name.utf8.count + value.utf8.count }
+    bytes.reserveCapacity(total + 1)
+    for (name, value) in headers {
+      bytes.append(contentsOf: name.utf8)
+      bytes.append(contentsOf: value.utf8)
+    }
+    bytes.append(0)
+    return bytes.withUnsafeMutableBufferPointer { storage in
+      let base = storage.baseAddress!
+      var offset = 0
+      for (name, value) in headers {
+        let nameLength = name.utf8.count
+        let valueLength = value.utf8.count
+        fields.append(
+          nghttp2_nv(
+            name: base + offset, value: base + offset + nameLength, namelen: nameLength,
+            valuelen: valueLength, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+        offset += nameLength + valueLength
       }
-      return nva.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
+      return fields.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
     }
   }
 }

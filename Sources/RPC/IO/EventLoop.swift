@@ -13,7 +13,7 @@ package protocol EventLoopHandler: AnyObject {
 package final class EventLoopTimer {
   fileprivate let deadline: ContinuousClock.Instant
   fileprivate var work: (() -> Void)?
-  fileprivate unowned(unsafe) let loop: EventLoop
+  fileprivate unowned let loop: EventLoop
   fileprivate init(deadline: ContinuousClock.Instant, loop: EventLoop, work: @escaping () -> Void) {
     self.deadline = deadline
     self.loop = loop

@@ -102,10 +102,15 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
   private func requestFlush() {
     guard !flushRequested else { return }
     flushRequested = true
-    loop.flushAtEndOfIteration { [self] in
-      flushRequested = false
-      onOutputPending?()
-    }
+    loop.flushAtEndOfIteration(flushWork)
+  }
+
+  /// Allocated once per connection rather than per flush. Weak: the connection may be gone
+  /// (socket closed) by the time the loop runs its flushes.
+  private lazy var flushWork: () -> Void = { [weak self] in
+    guard let self else { return }
+    flushRequested = false
+    onOutputPending?()
   }
 
   // MARK: Lifecycle
@@ -153,18 +158,22 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     stream.headerBytes += name.count + value.count + 32
     if stream.headerBytes > configuration.maxHeaderListSize { return false }
     if stream.headersDone { return true }  // request trailers carry nothing we use
+    // Most names fit a small (inline) String; values are only materialized when used.
     let nameString = String(decoding: name, as: UTF8.self)
-    let valueString = String(decoding: value, as: UTF8.self)
     switch nameString {
-    case ":method": stream.httpMethod = valueString
-    case ":path": stream.path = valueString
-    case "content-type": stream.contentType = valueString
-    case "te": stream.te = valueString
-    case "grpc-timeout": stream.timeout = valueString
-    case "grpc-encoding": stream.encoding = valueString
-    case "grpc-accept-encoding": stream.acceptEncoding = valueString
+    case ":method": stream.httpMethod = String(decoding: value, as: UTF8.self)
+    case ":path": stream.path = String(decoding: value, as: UTF8.self)
+    case "content-type": stream.contentType = String(decoding: value, as: UTF8.self)
+    case "grpc-timeout": stream.timeout = String(decoding: value, as: UTF8.self)
+    case "grpc-encoding": stream.encoding = String(decoding: value, as: UTF8.self)
+    case "grpc-accept-encoding": stream.acceptEncoding = String(decoding: value, as: UTF8.self)
+    case ":scheme", ":authority", "te", "user-agent":
+      // `te` is deliberately not required (see the type's documentation).
+      break
     default:
-      GRPCHeaders.appendReceived(name: nameString, value: valueString, to: &stream.metadata)
+      guard !GRPCHeaders.isReserved(nameString) else { break }
+      GRPCHeaders.appendReceived(
+        name: nameString, value: String(decoding: value, as: UTF8.self), to: &stream.metadata)
     }
     return true
   }

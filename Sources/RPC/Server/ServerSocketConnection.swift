@@ -33,7 +33,7 @@ final class ServerSocketConnection: EventLoopHandler, EventLoopClosable {
       connection = try ServerConnection(
         loop: loop, router: owner.router, configuration: owner.configuration,
         peer: PeerInfo(address: peer, isSecure: false))
-      connection?.onOutputPending = { [unowned self] in flush() }
+      connection?.onOutputPending = { [weak self] in self?.flush() }
     }
   }
 
@@ -96,7 +96,7 @@ final class ServerSocketConnection: EventLoopHandler, EventLoopClosable {
             address: peerAddress, isSecure: true, clientCertificate: tls.peerCertificate)
           connection = try ServerConnection(
             loop: loop, router: owner.router, configuration: owner.configuration, peer: peer)
-          connection?.onOutputPending = { [unowned self] in flush() }
+          connection?.onOutputPending = { [weak self] in self?.flush() }
         } catch {
           return false
         }

@@ -7,7 +7,6 @@ final class ServerStream {
   var httpMethod: String?
   var path: String?
   var contentType: String?
-  var te: String?
   var timeout: String?
   var encoding: String?
   var acceptEncoding: String?
