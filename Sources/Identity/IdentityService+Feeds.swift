@@ -173,10 +173,11 @@ extension IdentityService {
 
 /// Start-up data: the first IDM managers from configuration, sede names.
 public enum IdentityBootstrap {
-  /// Makes each `(codice fiscale, sede)` an active IDM manager of that sede unless it is one
-  /// already (configuration bootstraps the first gestore IDM of a sede; later ones are granted
-  /// through `GrantOperatorRole`). Audited as actor `configuration`. Returns how many roles
-  /// were granted.
+  /// Bootstraps the first gestore IDM of each sede from configuration: for every sede that has
+  /// no active IDM manager, makes each configured `(codice fiscale, sede)` of that sede one.
+  /// A sede that already has one is left alone, so the IDM managers' own decisions (a
+  /// revocation through `RevokeOperatorRole`) are not undone at the next start. Audited as
+  /// actor `configuration`. Returns how many roles were granted.
   @discardableResult
   public static func ensureIDMManagers(
     _ managers: [(person: CodiceFiscale, sede: SedeCode)], in database: any Database, now: Date
@@ -184,7 +185,16 @@ public enum IdentityBootstrap {
     let pairs = managers.map { ($0.person.value, $0.sede.value) }
     return try await database.write { db in
       var granted = 0
-      for (person, sede) in pairs {
+      var unmanaged: Set<String> = []
+      for sede in Set(pairs.map(\.1)) {
+        let managers = try db.queryFirst(
+          """
+          SELECT COUNT(*) AS n FROM identity_operator_roles WHERE sede_code = ? AND role = ?
+            AND active = 1
+          """, [sede, Cassetto_Identity_V1_Role.idmManager.rawValue])
+        if try managers?.int64("n") ?? 0 == 0 { unmanaged.insert(sede) }
+      }
+      for (person, sede) in pairs where unmanaged.contains(sede) {
         if try IdentityStore.holds(person, .idmManager, at: sede, in: db) { continue }
         _ = try IdentityStore.grant(
           person, .idmManager, at: sede, by: "configuration", now: now, in: db)

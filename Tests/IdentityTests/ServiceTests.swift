@@ -5,6 +5,7 @@ import Identity
 import RPC
 import Storage
 import Testing
+import Validation
 
 typealias M = Cassetto_Identity_V1_Identity.Method
 
@@ -136,6 +137,30 @@ typealias M = Cassetto_Identity_V1_Identity.Method
       }
       #expect(!lawyerIsIntermediary)
       #expect(consultantIsIntermediary)
+    }
+  }
+}
+
+@Suite struct IdentityBootstrapTests {
+  @Test func configurationBootstrapsOnlySediWithoutAnIDMManager() async throws {
+    try await withIdentityService { _, database in
+      let newcomer = DemoData.persona("citizen")!.codiceFiscale
+      let idm = DemoData.persona("idm-manager")!.codiceFiscale
+      // 7500 has its demo IDM manager: left alone. 8100 has none: bootstrapped, both listed.
+      let granted = try await IdentityBootstrap.ensureIDMManagers(
+        [
+          (newcomer, try SedeCode("7500")), (newcomer, try SedeCode("8100")),
+          (idm, try SedeCode("8100")),
+        ],
+        in: database, now: testNow)
+      #expect(granted == 2)
+      let again = try await IdentityBootstrap.ensureIDMManagers(
+        [(newcomer, try SedeCode("8100"))], in: database, now: testNow)
+      #expect(again == 0)
+      let holds7500 = try await database.read {
+        try IdentityStore.holds(newcomer.value, .idmManager, at: "7500", in: $0)
+      }
+      #expect(!holds7500)
     }
   }
 }
