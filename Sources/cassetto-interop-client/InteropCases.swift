@@ -102,7 +102,8 @@ struct InteropCases {
   static func checkPayload(_ payload: Grpc_Testing_Payload?, size: Int, _ what: String) throws {
     guard let payload else { throw InteropFailure(message: "\(what): response has no payload") }
     try check(
-      payload.body.count == size, "\(what): payload of \(payload.body.count) bytes, expected \(size)"
+      payload.body.count == size,
+      "\(what): payload of \(payload.body.count) bytes, expected \(size)"
     )
     try check(payload.body.allSatisfy { $0 == 0 }, "\(what): payload is not all zeros")
   }
@@ -180,7 +181,8 @@ struct InteropCases {
     let call = try await client.streamingOutputCall(Self.streamingRequest(responseSizes: sizes))
     var received: [Int] = []
     for try await response in call.responses {
-      try Self.checkPayload(response.payload, size: response.payload?.body.count ?? -1, "server_streaming")
+      try Self.checkPayload(
+        response.payload, size: response.payload?.body.count ?? -1, "server_streaming")
       received.append(response.payload?.body.count ?? -1)
     }
     try check(received == sizes, "server_streaming: got sizes \(received), expected \(sizes)")
@@ -194,7 +196,8 @@ struct InteropCases {
       try await call.send(
         Self.streamingRequest(responseSizes: [responseSize], payloadSize: requestSize))
       guard let response = try await responses.next() else {
-        throw InteropFailure(message: "ping_pong: stream ended before the response to \(requestSize)")
+        throw InteropFailure(
+          message: "ping_pong: stream ended before the response to \(requestSize)")
       }
       try Self.checkPayload(response.payload, size: responseSize, "ping_pong")
     }
@@ -327,7 +330,8 @@ struct InteropCases {
     compressed.expectCompressed = Self.boolValue(true)
     let first = try await client.unaryCall(
       compressed, options: CallOptions(compressRequests: true))
-    try Self.checkPayload(first.message.payload, size: 314_159, "client_compressed_unary (compressed)")
+    try Self.checkPayload(
+      first.message.payload, size: 314_159, "client_compressed_unary (compressed)")
 
     var plain = Self.largeRequest()
     plain.expectCompressed = Self.boolValue(false)

@@ -32,7 +32,8 @@ struct InteropClient: AsyncParsableCommand {
   @Option(name: .customLong("use_tls"), help: "Connect over TLS (true/false).")
   var useTLS = false
 
-  @Option(name: .customLong("use_test_ca"), help: "Accepted for compatibility; see --custom_ca_file.")
+  @Option(
+    name: .customLong("use_test_ca"), help: "Accepted for compatibility; see --custom_ca_file.")
   var useTestCA = false
 
   @Option(name: .customLong("custom_ca_file"), help: "PEM file of the CA that signed the server.")

@@ -36,8 +36,10 @@ final class PythonInteropServer: @unchecked Sendable {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ClientTestSupport.python)
     process.arguments = [
-      ClientTestSupport.repositoryRoot.appendingPathComponent("Tests/interop/python_interop_server.py")
-        .path, "--stubs", stubs, "--port", String(port),
+      ClientTestSupport.repositoryRoot.appendingPathComponent(
+        "Tests/interop/python_interop_server.py"
+      )
+      .path, "--stubs", stubs, "--port", String(port),
     ]
     let output = Pipe()
     process.standardOutput = output

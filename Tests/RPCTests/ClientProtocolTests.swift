@@ -96,7 +96,8 @@ struct ClientProtocolTests {
 
   @Test func missingOrOutOfRangeStatusIsUnknown() {
     guard case .failure(let missing) = ClientResponseParser.outcome(trailers: [("x", "y")]),
-      case .failure(let outOfRange) = ClientResponseParser.outcome(trailers: [("grpc-status", "99")])
+      case .failure(let outOfRange) = ClientResponseParser.outcome(trailers: [("grpc-status", "99")]
+      )
     else {
       Issue.record("expected failures")
       return

@@ -12,7 +12,8 @@ struct ClientWireTests {
   @Test func unaryCallReturnsTheResponse() async throws {
     try await withInteropServer { _, channel in
       let response = try await channel.unary(
-        TestService.unaryCall, request: Interop.simpleRequest(responseSize: 314_159, payloadSize: 271_828),
+        TestService.unaryCall,
+        request: Interop.simpleRequest(responseSize: 314_159, payloadSize: 271_828),
         responseType: RawMessage.self)
       #expect(Interop.responsePayloadSize(response.message) == 314_159)
     }
@@ -63,7 +64,9 @@ struct ClientWireTests {
         TestService.streamingOutputCall, request: Interop.streamingOutputRequest(sizes: sizes),
         responseType: RawMessage.self)
       var received: [Int?] = []
-      for try await message in call.responses { received.append(Interop.responsePayloadSize(message)) }
+      for try await message in call.responses {
+        received.append(Interop.responsePayloadSize(message))
+      }
       #expect(received == sizes)
       _ = try await call.trailingMetadata()
     }

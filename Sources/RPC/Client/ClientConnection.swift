@@ -134,7 +134,9 @@ final class ClientConnection {
       let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if count > 0 {
         do {
-          try buffer.withUnsafeBytes { try received(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+          try buffer.withUnsafeBytes {
+            try received(UnsafeRawBufferPointer(rebasing: $0[0..<count]))
+          }
         } catch let error as RPCError {
           fail(error)
           return
@@ -174,7 +176,8 @@ final class ClientConnection {
     let result = nghttp2_session_mem_recv(
       session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
     if result < 0 {
-      throw RPCError(.unavailable, "HTTP/2 error: \(nghttp2Error(Int32(truncatingIfNeeded: result)))")
+      throw RPCError(
+        .unavailable, "HTTP/2 error: \(nghttp2Error(Int32(truncatingIfNeeded: result)))")
     }
   }
 
@@ -195,7 +198,8 @@ final class ClientConnection {
             var data: UnsafePointer<UInt8>? = nil
             let count = nghttp2_session_mem_send(session, &data)
             if count < 0 {
-              throw RPCError(.unavailable, "HTTP/2 error: \(nghttp2Error(Int32(truncatingIfNeeded: count)))")
+              throw RPCError(
+                .unavailable, "HTTP/2 error: \(nghttp2Error(Int32(truncatingIfNeeded: count)))")
             }
             guard count > 0, let data else { break }
             plaintext.append(contentsOf: UnsafeBufferPointer(start: data, count: count))
@@ -261,10 +265,14 @@ final class ClientConnection {
 
   private func connectNext() throws {
     while let address = addresses.next() {
-      let socketFD = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+      let socketFD = socket(
+        address.family,
+        Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+        0)
       guard socketFD >= 0 else { continue }
       var one: Int32 = 1
-      setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+      setsockopt(
+        socketFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
       let result = address.withSockaddr { connect(socketFD, $0, $1) }
       if result == 0 || errno == EINPROGRESS {
         fd = socketFD
@@ -325,7 +333,9 @@ final class ClientConnection {
     return 0
   }
 
-  fileprivate func onHeadersFrame(streamID: Int32, category: nghttp2_headers_category, endStream: Bool) {
+  fileprivate func onHeadersFrame(
+    streamID: Int32, category: nghttp2_headers_category, endStream: Bool
+  ) {
     guard let io = streams[streamID] else { return }
     let headers = io.headers
     io.headers = []

@@ -1,11 +1,11 @@
 import CNGHTTP2  // its shim also exports <sys/eventfd.h>
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
-import Synchronization
 
 /// The I/O thread of one ``Channel``: a `poll` loop over the channel's sockets and an
 /// `eventfd` that wakes it when a caller hands it work.

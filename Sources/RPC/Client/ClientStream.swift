@@ -90,8 +90,13 @@ final class ClientStream: ClientStreamCore {
       payload = bytes
     }
     let frame = GRPCFraming.frame(payload, compressed: shouldCompress)
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-      enum Next { case resume, fail(RPCError), wait }
+    try await withCheckedThrowingContinuation {
+      (continuation: CheckedContinuation<Void, any Error>) in
+      enum Next {
+        case resume
+        case fail(RPCError)
+        case wait
+      }
       let (next, schedule) = state.withLock { state -> (Next, Bool) in
         if let outcome = state.outcome {
           switch outcome {
@@ -135,7 +140,12 @@ final class ClientStream: ClientStreamCore {
     var release = false
     let message = try await withCheckedThrowingContinuation {
       (continuation: CheckedContinuation<[UInt8]?, any Error>) in
-      enum Next { case message([UInt8]), end, fail(RPCError), wait }
+      enum Next {
+        case message([UInt8])
+        case end
+        case fail(RPCError)
+        case wait
+      }
       let next = state.withLock { state -> Next in
         if state.messagesHead < state.messages.count {
           let message = state.takeMessage()
@@ -343,4 +353,3 @@ extension ClientStream.State {
     return message
   }
 }
-

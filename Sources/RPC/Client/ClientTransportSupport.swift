@@ -33,7 +33,8 @@ struct ClientAddressList: CustomStringConvertible {
     hints.ai_family = AF_UNSPEC
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     var result: UnsafeMutablePointer<addrinfo>?
-    let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    let name =
+      host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     let rc = getaddrinfo(name, String(port), &hints, &result)
     guard rc == 0, let result else {
       throw RPCError(
