@@ -215,6 +215,36 @@ struct ClientWireTests {
     #expect(response.message.bytes.isEmpty)
   }
 
+  @Test func aServerThatNeverAnswersTheHandshakeFailsTheCallWithUnavailable() async throws {
+    // A listening socket nobody serves: TCP connects (the backlog accepts), TLS never does.
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(listener, $0, length)
+        listen(listener, 8)
+        return getsockname(listener, $0, &length)
+      }
+    }
+    var configuration = ClientChannelConfiguration(
+      host: "127.0.0.1", port: Int(UInt16(bigEndian: address.sin_port)),
+      tls: TLSClientConfiguration(verifyPeer: false))
+    configuration.setupTimeout = .milliseconds(300)
+    let channel = Channel(configuration: configuration)
+    defer { channel.close() }
+    let start = ContinuousClock.now
+    let error = await #expect(throws: RPCError.self) {
+      _ = try await channel.unary(
+        TestService.emptyCall, request: RawMessage(), responseType: RawMessage.self)
+    }
+    #expect(error?.code == .unavailable)
+    #expect(ContinuousClock.now - start < .seconds(10))
+  }
+
   @Test func callsStartedAfterCloseFailAtOnce() async throws {
     try await withInteropServer { _, channel in
       _ = try await channel.unary(

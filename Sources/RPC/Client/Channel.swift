@@ -25,6 +25,14 @@ public final class Channel: Sendable {
       configuration: ClientChannelConfiguration(host: host, port: port, tls: tls))
   }
 
+  /// A channel with every transport setting spelled out (tests shorten timeouts with it).
+  init(configuration: ClientChannelConfiguration) {
+    self.host = configuration.host
+    self.port = configuration.port
+    self.tls = configuration.tls
+    self.loop = ClientEventLoop(configuration: configuration)
+  }
+
   deinit {
     loop.execute { core in core.stop() }
   }

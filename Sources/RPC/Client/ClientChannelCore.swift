@@ -4,6 +4,9 @@ struct ClientChannelConfiguration: Sendable {
   var port: Int
   var tls: TLSClientConfiguration?
   var userAgent: String = "cassetto-swift/0.1"
+  /// How long dialing (TCP connect plus TLS handshake) may take before the calls waiting on
+  /// it fail with `UNAVAILABLE`.
+  var setupTimeout: Duration = .seconds(20)
 
   /// `host:port` as HTTP/2 `:authority` (IPv6 literals in brackets).
   var authority: String {
@@ -79,6 +82,21 @@ final class ClientChannelCore: @unchecked Sendable {
   }
 
   func pollingConnections() -> [ClientConnection] { connections }
+
+  /// `poll`'s timeout: until the nearest dialing deadline, or forever (-1).
+  func pollTimeoutMilliseconds() -> Int32 {
+    let deadlines = connections.compactMap(\.setupDeadline)
+    guard let nearest = deadlines.min() else { return -1 }
+    let remaining = ContinuousClock.now.duration(to: nearest)
+    if remaining <= .zero { return 0 }
+    let (seconds, attoseconds) = remaining.components
+    return Int32(clamping: seconds * 1_000 + attoseconds / 1_000_000_000_000_000 + 1)
+  }
+
+  func checkSetupDeadlines() {
+    let now = ContinuousClock.now
+    for connection in connections { connection.checkSetupDeadline(now: now) }
+  }
 
   func flushAll() {
     for connection in connections { connection.flush() }

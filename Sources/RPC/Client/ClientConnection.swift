@@ -16,6 +16,9 @@ final class ClientConnection {
 
   private(set) var fd: Int32 = -1
   private(set) var phase: Phase = .connecting
+  /// When dialing (TCP connect and TLS handshake) must be done; `nil` once the connection
+  /// is open.
+  private(set) var setupDeadline: ContinuousClock.Instant?
   private var session: OpaquePointer?
   private var security: (any ClientSecurityLayer)?
   private var addresses: ClientAddressList
@@ -41,7 +44,16 @@ final class ClientConnection {
         context: tls, serverName: configuration.host)
     }
     try makeSession()
+    setupDeadline = .now + configuration.setupTimeout
     try connectNext()
+  }
+
+  /// Fails the connection if dialing took too long.
+  func checkSetupDeadline(now: ContinuousClock.Instant) {
+    guard phase == .connecting || phase == .handshaking, let setupDeadline,
+      now >= setupDeadline
+    else { return }
+    fail(RPCError(.unavailable, "connecting to the server timed out"))
   }
 
   deinit {
@@ -123,6 +135,7 @@ final class ClientConnection {
         return
       }
       phase = security == nil ? .open : .handshaking
+      if phase == .open { setupDeadline = nil }
     case .handshaking, .open:
       if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readAvailable() }
     }
@@ -162,6 +175,7 @@ final class ClientConnection {
       if phase == .handshaking {
         guard try security.handshake() else { return }
         phase = .open
+        setupDeadline = nil
       }
       while let plaintext = try security.readPlaintext(), !plaintext.isEmpty {
         try plaintext.withUnsafeBytes { try feedSession($0) }
@@ -186,7 +200,10 @@ final class ClientConnection {
     guard phase == .open || phase == .handshaking, let session else { return }
     do {
       if phase == .handshaking, let security {
-        if try security.handshake() { phase = .open }
+        if try security.handshake() {
+          phase = .open
+          setupDeadline = nil
+        }
         output.append(contentsOf: security.takeCiphertext())
       }
       while true {
@@ -327,6 +344,12 @@ final class ClientConnection {
     guard let io = streams[streamID] else { return 0 }
     io.headerBytes += name.utf8.count + value.utf8.count + 32
     if io.headerBytes > Self.maxHeaderListSize {
+      io.stream.finish(
+        .failure(
+          RPCError(
+            .resourceExhausted,
+            "response header list larger than \(Self.maxHeaderListSize) bytes")))
+      // nghttp2 resets the stream.
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
     io.headers.append((name, value))

@@ -67,7 +67,7 @@ final class ClientEventLoop: Sendable {
         descriptors.append(pollfd(fd: connection.fd, events: connection.pollEvents, revents: 0))
       }
       let ready = descriptors.withUnsafeMutableBufferPointer {
-        poll($0.baseAddress, nfds_t($0.count), -1)
+        poll($0.baseAddress, nfds_t($0.count), core.pollTimeoutMilliseconds())
       }
       if ready < 0 && errno != EINTR { break }
       if descriptors[0].revents != 0 {
@@ -85,6 +85,7 @@ final class ClientEventLoop: Sendable {
         if revents != 0 { connection.handle(revents: revents) }
       }
       core.flushAll()
+      core.checkSetupDeadlines()
     }
     core.shutdown()
     // From now on tasks run on their caller's thread against the stopped core; run the ones
