@@ -34,12 +34,20 @@ public struct AuthenticationInterceptor: ServerInterceptor {
   public func intercept(context: ServerContext, next: @Sendable () async throws -> Void)
     async throws
   {
-    let caller = try resolve(
-      authorization: context.requestMetadata["authorization"].compactMap { value -> String? in
-        if case .string(let text) = value { return text }
-        return nil
-      },
-      certificate: context.peer.clientCertificate)
+    let caller: Caller
+    do {
+      caller = try resolve(
+        authorization: context.requestMetadata["authorization"].compactMap { value -> String? in
+          if case .string(let text) = value { return text }
+          return nil
+        },
+        certificate: context.peer.clientCertificate)
+    } catch {
+      // The reason and the peer, never the token.
+      StatusMapping.log(
+        "refused \(context.method.path) from \(context.peer.address): \(error.message)")
+      throw error
+    }
     try await Caller.$current.withValue(caller) { try await next() }
   }
 
