@@ -25,8 +25,8 @@ package protocol HTTP2SessionDelegate: AnyObject {
   /// A frame with END_STREAM was written for `streamID` (server: trailers or a trailers-only
   /// response went out).
   func sessionSentEndStream(streamID: Int32)
-  /// A PING acknowledgement arrived.
-  func sessionPingAcknowledged()
+  /// A PING acknowledgement arrived, echoing the 8-byte payload of our PING.
+  func sessionPingAcknowledged(payload: UInt64)
 }
 
 /// Limits applied to an nghttp2 session against abusive peers.
@@ -196,8 +196,12 @@ package final class HTTP2Session {
     nghttp2_submit_shutdown_notice(session)
   }
 
-  package func ping() {
-    nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+  /// Sends a PING carrying `payload` (echoed in the acknowledgement).
+  package func ping(payload: UInt64 = 0) {
+    withUnsafeBytes(of: payload) { bytes in
+      _ = nghttp2_submit_ping(
+        session, UInt8(NGHTTP2_FLAG_NONE.rawValue), bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+    }
   }
 
   /// Whether the remote side of the stream is still open (it may send more DATA).
@@ -238,7 +242,13 @@ package final class HTTP2Session {
         if endStream { me.delegate.sessionDataEndStream(streamID: hd.stream_id) }
       case NGHTTP2_PING.rawValue:
         if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
-          me.delegate.sessionPingAcknowledged()
+          var payload: UInt64 = 0
+          withUnsafeMutableBytes(of: &payload) { target in
+            withUnsafeBytes(of: frame!.pointee.ping.opaque_data) { source in
+              target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<8]))
+            }
+          }
+          me.delegate.sessionPingAcknowledged(payload: payload)
         }
       default:
         break

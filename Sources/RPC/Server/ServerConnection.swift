@@ -96,7 +96,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
   var wantsWrite: Bool { session.wantsWrite }
   /// False once the connection is finished (GOAWAY exchanged and no streams, or failed).
   var isAlive: Bool {
-    !failed && (session.wantsRead || session.wantsWrite) && !(draining && streams.isEmpty)
+    !failed && (session.wantsRead || session.wantsWrite) && !(finalGoAwaySent && streams.isEmpty)
   }
 
   private func requestFlush() {
@@ -117,12 +117,31 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
   /// Starts a graceful close: GOAWAY, no new streams; the owner closes once ``isAlive`` is
   /// false (in-flight calls finished) or the grace period is over.
+  ///
+  /// Two steps, as grpc-go and grpc-core do: a GOAWAY with the maximum stream id (clients stop
+  /// opening streams) and a PING; when its acknowledgement arrives, every stream the client
+  /// opened before seeing the first GOAWAY has reached us, and the final GOAWAY names the last
+  /// one. Streams the client opened in between are still served instead of being refused.
   func beginDraining() {
     guard !draining else { return }
     draining = true
+    session.shutdownNotice()
+    session.ping(payload: Self.drainPingPayload)
+    requestFlush()
+    // A client that never acknowledges gets the final GOAWAY after a second anyway.
+    loop.schedule(at: .now + .seconds(1)) { [weak self] in self?.sendFinalGoAway() }
+  }
+
+  private func sendFinalGoAway() {
+    guard draining, !finalGoAwaySent else { return }
+    finalGoAwaySent = true
     session.goAway()
     requestFlush()
   }
+
+  private static let drainPingPayload: UInt64 = 0x4452_4149_4E5F_4F4B  // "DRAIN_OK"
+  /// The final GOAWAY went out: once no stream is left, the connection is done.
+  private var finalGoAwaySent = false
 
   /// Ends every call at once (grace period over, or the socket died).
   func cancelAll(_ status: RPCError) {
@@ -267,7 +286,11 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
   }
 
-  func sessionPingAcknowledged() {
+  func sessionPingAcknowledged(payload: UInt64) {
+    if payload == Self.drainPingPayload {
+      sendFinalGoAway()
+      return
+    }
     pingOutstandingSince = nil
   }
 
