@@ -26,9 +26,9 @@ REFLECTION_V1_METHOD = "/grpc.reflection.v1.ServerReflection/ServerReflectionInf
 REFLECTION_V1ALPHA_METHOD = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 
 
-@pytest.fixture(scope="module")
-def server(launch_cassetto):
-    with launch_cassetto("--interop") as running:
+@pytest.fixture(scope="module", params=["h2c", "tls"])
+def server(request, launch_cassetto):
+    with launch_cassetto("--interop", tls=request.param == "tls") as running:
         yield running
 
 
