@@ -62,7 +62,8 @@ typealias WireBytes = RPC.RawMessage
 ///   initial and trailing metadata. Text `fail` throws INVALID_ARGUMENT with a non-ASCII
 ///   message and details; `crash` throws a non-RPC error; `sleep` waits 30 s (deadline
 ///   tests); `compress` turns on response compression.
-/// - `Expand` (server streaming, raw): sends the request back N times (N = first byte).
+/// - `Expand` (server streaming, raw): sends the request back N times (N = first byte);
+///   with second byte 1, every other message is written with `compress: true`.
 /// - `Collect` (client streaming, raw): answers the concatenation of all requests, preceded
 ///   by the `lastRequestWasCompressed` flag of the last one.
 /// - `Chat` (bidi, raw): echoes every message as it arrives.
@@ -109,8 +110,12 @@ enum EchoService {
         },
         .serverStreaming(MethodDescriptor(service: name, method: "Expand", kind: .serverStreaming))
         { (request: WireBytes, responses: ResponseWriter<WireBytes>, context: ServerContext) in
+          // Second byte 1: compress every other message (per-message override).
           let count = Int(request.bytes.first ?? 0)
-          for _ in 0..<count { try await responses.write(request) }
+          let alternate = request.bytes.count > 1 && request.bytes[1] == 1
+          for index in 0..<count {
+            try await responses.write(request, compress: alternate ? index % 2 == 0 : nil)
+          }
         },
         .clientStreaming(MethodDescriptor(service: name, method: "Collect", kind: .clientStreaming))
         { (requests: RequestStream<WireBytes>, context: ServerContext) in

@@ -172,3 +172,15 @@ def test_binary_metadata_padded_and_unpadded_are_both_accepted():
 def test_oversized_header_list_is_refused():
     response = raw_call(request_headers(**{"x-big": "a" * 20000}), [frame(echo_text("x"))])
     assert response.reset is not None or response.grpc_status not in (None, "0")
+
+
+def test_per_message_compression_override_on_a_stream():
+    payload = bytes([4, 1]) + b"c" * 500
+    response = raw_call(
+        request_headers("Expand", grpc_accept_encoding="gzip"), [frame(payload)]
+    )
+    assert response.grpc_status == "0"
+    assert response.headers.get("grpc-encoding") == "gzip"
+    messages = response.messages()
+    assert [compressed for compressed, _ in messages] == [True, False, True, False]
+    assert [gzip.decompress(m) if c else m for c, m in messages] == [payload] * 4
