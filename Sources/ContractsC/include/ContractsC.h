@@ -7,6 +7,7 @@
 #undef PROTOBUF_C__DEPRECATED
 #define PROTOBUF_C__DEPRECATED
 #include "cassetto/common/v1/common.pb-c.h"
+#include "cassetto/deleghe/v1/deleghe.pb-c.h"
 #include "cassetto/identity/v1/identity.pb-c.h"
 #include "cassetto/testing/v1/features.pb-c.h"
 #include "google/api/annotations.pb-c.h"
