@@ -9,6 +9,7 @@
 #include "cassetto/common/v1/common.pb-c.h"
 #include "cassetto/deleghe/v1/deleghe.pb-c.h"
 #include "cassetto/identity/v1/identity.pb-c.h"
+#include "cassetto/posizioni/v1/posizioni.pb-c.h"
 #include "cassetto/testing/v1/features.pb-c.h"
 #include "google/api/annotations.pb-c.h"
 #include "google/api/http.pb-c.h"
