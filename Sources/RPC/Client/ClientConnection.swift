@@ -143,7 +143,11 @@ final class ClientConnection {
 
   private func readAvailable() {
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    while phase == .open || phase == .handshaking {
+    // Bounded, so a fast sender cannot starve the queue and the other connections; poll
+    // reports the rest next time round.
+    var reads = 0
+    while (phase == .open || phase == .handshaking) && reads < 16 {
+      reads += 1
       let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if count > 0 {
         do {
