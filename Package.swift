@@ -55,12 +55,16 @@ let package = Package(
     .target(name: "Access", dependencies: ["Validation"]),
     // Identity and enablement (abilitazioni): domain rules + cassetto.identity.v1.Identity.
     .target(name: "Identity", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
+    // Contribution positions and the drawer: subjects, positions, payments, ingestion,
+    // search; cassetto.posizioni.v1.Posizioni.
+    .target(
+      name: "Posizioni", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
     // Composition root: configuration, authentication interceptor, error mapping, wiring.
     .target(
       name: "Server",
       dependencies: [
-        "Access", "Contracts", "Identity", "RPC", "Security", "SideServices", "Interop", "Storage",
-        "Validation",
+        "Access", "Contracts", "Identity", "Posizioni", "RPC", "Security", "SideServices",
+        "Interop", "Storage", "Validation",
       ]
     ),
     // `cassetto`: development tokens, demo tokens, audit verification.
@@ -99,6 +103,9 @@ let package = Package(
     .testTarget(
       name: "IdentityTests",
       dependencies: ["Identity", "Access", "Contracts", "RPC", "Storage", "Validation", "Server"]),
+    .testTarget(
+      name: "PosizioniTests",
+      dependencies: ["Posizioni", "Access", "Contracts", "RPC", "Storage", "Validation"]),
   ],
   swiftLanguageModes: [.v6]
 )

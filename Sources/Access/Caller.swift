@@ -106,6 +106,13 @@ public struct Permission: RawRepresentable, Sendable, Hashable, Comparable,
   /// Feed `UpsertAlboRegistrations`: the professional registers.
   public static let upsertAlboRegistrations: Permission = "identity.upsert-albo-registrations"
 
+  /// Feed `Posizioni.Ingest`: subjects, positions, payments and their data.
+  public static let posizioniIngest: Permission = "posizioni.ingest"
+  /// Read every position (`SearchPosizioni`, `GetPosizione` and the GDP reads).
+  public static let posizioniRead: Permission = "posizioni.read"
+
   /// Every permission this version knows, for `--help` and configuration checks.
-  public static let known: [Permission] = [importLegacyAbilitazioni, upsertAlboRegistrations]
+  public static let known: [Permission] = [
+    importLegacyAbilitazioni, upsertAlboRegistrations, posizioniIngest, posizioniRead,
+  ]
 }

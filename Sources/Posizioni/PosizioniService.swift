@@ -1,0 +1,254 @@
+import Access
+import Contracts
+import Foundation
+import RPC
+import Storage
+import Validation
+
+typealias Method = Cassetto_Posizioni_V1_Posizioni.Method
+
+/// `cassetto.posizioni.v1.Posizioni`: contribution positions and the company drawer
+/// (API.md, Posizioni; DOMAIN.md, Contribution positions and the drawer).
+///
+/// Who sees what is decided by the injected ``PositionAccess`` (one call per RPC, never here):
+/// a position the caller may not see answers `NOT_FOUND`, exactly like one that does not
+/// exist. The caller comes from ``Caller/current``, the time from the injected ``CallClock``.
+/// Handlers throw `AccessError`, `ValidationError` or storage errors; the composition root maps
+/// them to gRPC status.
+public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
+  let database: any Database
+  let clock: any CallClock
+  let access: any PositionAccess
+  let newID: @Sendable () -> String
+
+  public init(
+    database: any Database, clock: any CallClock, access: any PositionAccess,
+    newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }
+  ) {
+    self.database = database
+    self.clock = clock
+    self.access = access
+    self.newID = newID
+  }
+
+  // MARK: Search and detail
+
+  public func searchPosizioni(
+    request: Cassetto_Posizioni_V1_SearchPosizioniRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_SearchPosizioniResponse {
+    let caller = Caller.current
+    try caller.requireAuthenticated()
+    if case .service(let service) = caller, !service.has(.posizioniRead) {
+      throw AccessError.permissionDenied("the caller is not granted \(Permission.posizioniRead)")
+    }
+    var check = ViolationCollector()
+    let filter = try check { () throws in try PosizioniRules.filter(request) }
+    let pageSize = try check { () throws(FieldViolation) in
+      try PageToken.pageSize(request.pageSize)
+    }
+    var after: Int64 = 0
+    if let filter {
+      after = try check { () throws in
+        try PageToken.decode(request.pageToken, filter: filter.fingerprintText)
+      } ?? 0
+    }
+    try check.throwIfAny()
+    guard let filter, let pageSize else { return .init() }
+    let scope = try await access.scope(for: caller, at: clock.now())
+    let start = after
+    return try await database.read { db in
+      try Self.search(filter, scope: scope, after: start, limit: pageSize, in: db)
+    }
+  }
+
+  /// The visible positions matching `filter` after `seq`, one page (one extra row tells
+  /// whether there is a next page).
+  static func search(
+    _ filter: SearchFilter, scope: PositionScope, after: Int64, limit: Int, in db: any ReadContext
+  ) throws -> Cassetto_Posizioni_V1_SearchPosizioniResponse {
+    var conditions = ["p.seq > ?"]
+    var arguments: [any SQLConvertible] = [after]
+    if !filter.fiscalCode.isEmpty {
+      conditions.append("p.subject_fiscal_code = ?")
+      arguments.append(filter.fiscalCode)
+    }
+    if !filter.matricola.isEmpty {
+      conditions.append("p.matricola = ?")
+      arguments.append(filter.matricola)
+    }
+    if !filter.namePrefix.isEmpty {
+      // A range on the folded name: the index serves it, no LIKE escaping needed.
+      conditions.append("s.name_folded >= ? AND s.name_folded < ?")
+      arguments.append(filter.namePrefix)
+      arguments.append(filter.namePrefix + "\u{10FFFF}")
+    }
+    if filter.fund != .unspecified {
+      conditions.append("p.fund = ?")
+      arguments.append(filter.fund.rawValue)
+    }
+    if filter.state != .unspecified {
+      conditions.append("p.state = ?")
+      arguments.append(filter.state.rawValue)
+    }
+    if !scope.all {
+      var visible: [String] = []
+      if let owner = scope.owner {
+        visible.append("s.legal_representative = ?")
+        arguments.append(owner)
+        visible.append(
+          """
+          EXISTS (SELECT 1 FROM posizioni_subject_responsabili r
+            WHERE r.subject_fiscal_code = p.subject_fiscal_code AND r.fiscal_code = ?)
+          """)
+        arguments.append(owner)
+      }
+      for (column, values) in [
+        ("p.sede_code", scope.sedi), ("p.subject_fiscal_code", scope.subjects),
+        ("p.matricola", scope.matricole),
+      ] where !values.isEmpty {
+        let sorted = values.sorted()
+        visible.append(
+          "\(column) IN (\(Array(repeating: "?", count: sorted.count).joined(separator: ", ")))")
+        arguments.append(contentsOf: sorted as [any SQLConvertible])
+      }
+      if visible.isEmpty { return .init() }
+      conditions.append("(" + visible.joined(separator: " OR ") + ")")
+    }
+    arguments.append(limit + 1)
+    let rows = try db.query(
+      """
+      SELECT \(PosizioniStore.positionColumns) FROM posizioni_positions p
+      JOIN posizioni_subjects s ON s.fiscal_code = p.subject_fiscal_code
+      WHERE \(conditions.joined(separator: " AND "))
+      ORDER BY p.seq LIMIT ?
+      """, arguments)
+    var response = Cassetto_Posizioni_V1_SearchPosizioniResponse()
+    var altri: [String: [String]] = [:]
+    for row in rows.prefix(limit) {
+      var position = try PosizioniStore.position(row)
+      let subject = position.subjectFiscalCode
+      if altri[subject] == nil {
+        altri[subject] = try PosizioniStore.altriResponsabili(of: subject, in: db)
+      }
+      position.subject?.altriResponsabili = altri[subject] ?? []
+      response.posizioni.append(position)
+    }
+    if rows.count > limit, let last = rows.prefix(limit).last {
+      response.nextPageToken = PageToken.encode(
+        after: try last.int64("seq"), filter: filter.fingerprintText)
+    }
+    return response
+  }
+
+  public func getPosizione(
+    request: Cassetto_Posizioni_V1_GetPosizioneRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_Posizione {
+    let caller = Caller.current
+    try caller.requireAuthenticated()
+    return try await visiblePosition(request.matricola, caller: caller)
+  }
+
+  /// The position `matricola` if it exists and `caller` may see it; `NOT_FOUND` otherwise
+  /// (the same answer for both: no existence leak).
+  func visiblePosition(_ text: String, caller: Caller) async throws
+    -> Cassetto_Posizioni_V1_Posizione
+  {
+    let matricola = try PosizioniRules.matricola(text, field: "matricola")
+    let notFound = AccessError.notFound("no position \(matricola) visible to the caller")
+    guard
+      let position = try await database.read({ db in
+        try PosizioniStore.position(matricola: matricola, in: db)
+      }), let subject = position.subject
+    else { throw notFound }
+    guard
+      try await access.mayRead(
+        caller, position: position.info, subject: subject.info, at: clock.now())
+    else { throw notFound }
+    return position
+  }
+
+  // MARK: Not implemented yet
+
+  static func unimplemented(_ method: MethodDescriptor) -> RPCError {
+    RPCError(.unimplemented, "\(method.path) is not implemented yet")
+  }
+
+  public func getMenu(request: Cassetto_Posizioni_V1_GetMenuRequest, context: ServerContext)
+    async throws -> Cassetto_Posizioni_V1_Menu
+  { throw Self.unimplemented(Method.getMenu) }
+
+  public func getDatiSintetici(
+    request: Cassetto_Posizioni_V1_GetDatiSinteticiRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_DatiSintetici {
+    throw Self.unimplemented(Method.getDatiSintetici)
+  }
+
+  public func listEvidenze(
+    request: Cassetto_Posizioni_V1_ListEvidenzeRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_ListEvidenzeResponse {
+    throw Self.unimplemented(Method.listEvidenze)
+  }
+
+  public func listVersamenti(
+    request: Cassetto_Posizioni_V1_ListVersamentiRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_ListVersamentiResponse {
+    throw Self.unimplemented(Method.listVersamenti)
+  }
+
+  public func listNoteRettifica(
+    request: Cassetto_Posizioni_V1_ListNoteRettificaRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_ListNoteRettificaResponse {
+    throw Self.unimplemented(Method.listNoteRettifica)
+  }
+
+  public func listPianiAmmortamento(
+    request: Cassetto_Posizioni_V1_ListPianiAmmortamentoRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_ListPianiAmmortamentoResponse {
+    throw Self.unimplemented(Method.listPianiAmmortamento)
+  }
+
+  public func listNoteDebito(
+    request: Cassetto_Posizioni_V1_ListNoteDebitoRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_ListNoteDebitoResponse {
+    throw Self.unimplemented(Method.listNoteDebito)
+  }
+
+  public func listDenunce(request: Cassetto_Posizioni_V1_ListDenunceRequest, context: ServerContext)
+    async throws -> Cassetto_Posizioni_V1_ListDenunceResponse
+  { throw Self.unimplemented(Method.listDenunce) }
+
+  public func getDenuncia(request: Cassetto_Posizioni_V1_GetDenunciaRequest, context: ServerContext)
+    async throws -> Cassetto_Posizioni_V1_Denuncia
+  { throw Self.unimplemented(Method.getDenuncia) }
+
+  public func contestNotaDebito(
+    requests: RequestStream<Cassetto_Posizioni_V1_ContestNotaDebitoRequest>, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_NotaDebito {
+    throw Self.unimplemented(Method.contestNotaDebito)
+  }
+
+  public func computeSanzioniECA(
+    request: Cassetto_Posizioni_V1_ComputeSanzioniECARequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_SanzioniECA {
+    throw Self.unimplemented(Method.computeSanzioniECA)
+  }
+
+  public func submitDenunciaManuale(
+    request: Cassetto_Posizioni_V1_SubmitDenunciaManualeRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_SubmitDenunciaManualeResponse {
+    throw Self.unimplemented(Method.submitDenunciaManuale)
+  }
+
+  public func uploadTracciato(
+    requests: RequestStream<Cassetto_Posizioni_V1_UploadTracciatoRequest>, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_UploadTracciatoResponse {
+    throw Self.unimplemented(Method.uploadTracciato)
+  }
+
+  public func exportFascicolo(
+    request: Cassetto_Posizioni_V1_ExportFascicoloRequest,
+    responses: ResponseWriter<Cassetto_Posizioni_V1_FascicoloChunk>, context: ServerContext
+  ) async throws {
+    throw Self.unimplemented(Method.exportFascicolo)
+  }
+}
