@@ -22,6 +22,7 @@ final class ClientConnection {
   private var session: OpaquePointer?
   private var security: (any ClientSecurityLayer)?
   private var addresses: ClientAddressList
+  private var lastConnectError: String?
   /// Streams that reached nghttp2, by stream id.
   var streams: [Int32: ClientStreamIO] = [:]
   private var output: [UInt8] = []
@@ -127,9 +128,12 @@ final class ClientConnection {
       var length = socklen_t(MemoryLayout<Int32>.size)
       getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
       if error != 0 {
+        lastConnectError = String(cString: strerror(error))
         close(fd)
         fd = -1
-        do { try connectNext() } catch {
+        do { try connectNext() } catch let error as RPCError {
+          fail(error)
+        } catch {
           fail(RPCError(.unavailable, "\(error)"))
         }
         return
@@ -300,9 +304,11 @@ final class ClientConnection {
         phase = .connecting
         return
       }
+      lastConnectError = String(cString: strerror(errno))
       close(socketFD)
     }
-    throw RPCError(.unavailable, "could not connect to \(addresses.description)")
+    let reason = lastConnectError.map { ": \($0)" } ?? ""
+    throw RPCError(.unavailable, "could not connect to \(addresses.description)\(reason)")
   }
 
   private func makeSession() throws {

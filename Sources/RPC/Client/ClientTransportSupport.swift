@@ -28,7 +28,8 @@ struct ClientAddressList: CustomStringConvertible {
   let description: String
 
   init(host: String, port: Int) throws {
-    description = "\(host):\(port)"
+    description =
+      host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
