@@ -3,7 +3,7 @@ struct ClientChannelConfiguration: Sendable {
   var host: String
   var port: Int
   var tls: TLSClientConfiguration?
-  var userAgent: String = "cassetto-swift/0.1"
+  var userAgent: String = "grpc-swift-cassetto/0.1"
   /// How long dialing (TCP connect plus TLS handshake) may take before the calls waiting on
   /// it fail with `UNAVAILABLE`.
   var setupTimeout: Duration = .seconds(20)

@@ -23,6 +23,9 @@ final class ClientStream: ClientStreamCore {
   let method: MethodDescriptor
   let metadata: Metadata
   let options: CallOptions
+  /// When the call's `timeout` runs out, counted from the call's start; `grpc-timeout` sends
+  /// what is left of it when the request goes out.
+  let deadline: ContinuousClock.Instant?
   private let loop: ClientEventLoop
   private let state = Mutex(State())
 
@@ -56,6 +59,7 @@ final class ClientStream: ClientStreamCore {
     self.method = method
     self.metadata = metadata
     self.options = options
+    self.deadline = options.timeout.map { .now + $0 }
     self.loop = loop
   }
 

@@ -205,8 +205,9 @@ enum ClientRequestHeaders {
       ("grpc-accept-encoding", "gzip"),
     ]
     if stream.options.compressRequests { fields.append(("grpc-encoding", "gzip")) }
-    if let timeout = stream.options.timeout {
-      fields.append(("grpc-timeout", GRPCTimeout.encode(timeout)))
+    if let deadline = stream.deadline {
+      fields.append(
+        ("grpc-timeout", GRPCTimeout.encode(ContinuousClock.now.duration(to: deadline))))
     }
     GRPCHeaders.fields(for: stream.metadata, into: &fields)
     return fields
