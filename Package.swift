@@ -55,6 +55,10 @@ let package = Package(
     .target(name: "Access", dependencies: ["Validation"]),
     // Identity and enablement (abilitazioni): domain rules + cassetto.identity.v1.Identity.
     .target(name: "Identity", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
+    // Deleghe: delegation, sub-delegation, OTP by PEC, CheckAccess (cassetto.deleghe.v1).
+    .target(
+      name: "Deleghe",
+      dependencies: ["Access", "Contracts", "RPC", "Security", "Storage", "Validation"]),
     // Contribution positions and the drawer: subjects, positions, payments, ingestion,
     // search; cassetto.posizioni.v1.Posizioni.
     .target(
@@ -100,6 +104,9 @@ let package = Package(
     .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     .testTarget(name: "SecurityTests", dependencies: ["Security"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation"]),
+    .testTarget(
+      name: "DelegheTests",
+      dependencies: ["Deleghe", "Access", "Contracts", "RPC", "Storage", "Validation"]),
     .testTarget(
       name: "IdentityTests",
       dependencies: ["Identity", "Access", "Contracts", "RPC", "Storage", "Validation", "Server"]),
