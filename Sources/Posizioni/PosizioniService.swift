@@ -42,7 +42,12 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
       throw AccessError.permissionDenied("the caller is not granted \(Permission.posizioniRead)")
     }
     var check = ViolationCollector()
-    let filter = try check { () throws in try PosizioniRules.filter(request) }
+    var filter: SearchFilter? = nil
+    do {
+      filter = try PosizioniRules.filter(request)
+    } catch let error as ValidationError {
+      error.violations.forEach { check.add($0) }
+    }
     let pageSize = try check { () throws(FieldViolation) in
       try PageToken.pageSize(request.pageSize)
     }

@@ -1,6 +1,7 @@
 import Access
 import Foundation
 import Identity
+import Posizioni
 import RPC
 import Security
 import Storage
@@ -11,7 +12,8 @@ import Validation
 /// behind their interceptors. `cassetto-server` adds the side services and the transport.
 public final class Application: Sendable {
   /// Every migration of every domain module (Storage's own are applied by the engine).
-  public static let migrations: [Migration] = IdentitySchema.migrations
+  public static let migrations: [Migration] =
+    IdentitySchema.migrations + PosizioniSchema.migrations
 
   public let configuration: Configuration
   public let database: SQLiteDatabase
@@ -56,9 +58,20 @@ public final class Application: Sendable {
       ]
       let identity = IdentityService(
         database: database, clock: clock, cutover: configuration.cutover)
+      // Who sees a position: owners, operators of the sede, back-ends granted posizioni.read
+      // (the deleghe Authorizer takes this place to add delegates).
+      let positionAccess = BasicPositionAccess(
+        operators: IdentityOperatorDirectory(database: database))
+      let posizioni = PosizioniService(database: database, clock: clock, access: positionAccess)
+      if configuration.loadDemoData {
+        try await posizioni.loadDemoDataIfEmpty()
+      }
       return Application(
         configuration: configuration, database: database,
-        services: [identity.serviceDefinition.intercepted(by: interceptors)],
+        services: [
+          identity.serviceDefinition.intercepted(by: interceptors),
+          posizioni.serviceDefinition.intercepted(by: interceptors),
+        ],
         loadedDemoData: loaded)
     } catch {
       await database.close()
