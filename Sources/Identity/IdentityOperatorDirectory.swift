@@ -10,7 +10,8 @@ public struct IdentityOperatorDirectory: OperatorDirectory {
   public init(database: any Database) { self.database = database }
 
   public func isOperator(fiscalCode: String, sede: String) async throws -> Bool {
-    try await database.read { db in try IdentityStore.holds(fiscalCode, .operator, at: sede, in: db) }
+    try await database.read { db in try IdentityStore.holds(fiscalCode, .operator, at: sede, in: db)
+    }
   }
 
   public func operatorSedi(fiscalCode: String) async throws -> Set<String> {

@@ -147,7 +147,8 @@ extension PosizioniService {
     for (offset, record) in PosizioniDemoData.records.enumerated() {
       let index = Int64(offset)
       switch record.record {
-      case .subject(let subject): batch.subjects.append((index, try PosizioniRules.subject(subject)))
+      case .subject(let subject):
+        batch.subjects.append((index, try PosizioniRules.subject(subject)))
       case .posizione(let position):
         batch.positions.append((index, try PosizioniRules.position(position)))
       case .versamento(let versamento):

@@ -171,8 +171,10 @@ extension PosizioniService {
         }
         guard exists else {
           outcome.refused.append(
-            (index, "posizione.subject_fiscal_code",
-             "unknown subject \(position.subject): send its subject record first"))
+            (
+              index, "posizione.subject_fiscal_code",
+              "unknown subject \(position.subject): send its subject record first"
+            ))
           continue
         }
         outcome.positions += 1
@@ -216,8 +218,10 @@ extension PosizioniService {
         }
         guard exists else {
           outcome.refused.append(
-            (index, "versamento.matricola",
-             "unknown position \(versamento.matricola): send its posizione record first"))
+            (
+              index, "versamento.matricola",
+              "unknown position \(versamento.matricola): send its posizione record first"
+            ))
           continue
         }
         outcome.versamenti += 1

@@ -46,16 +46,17 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     do {
       filter = try PosizioniRules.filter(request)
     } catch let error as ValidationError {
-      error.violations.forEach { check.add($0) }
+      for violation in error.violations { check.add(violation) }
     }
     let pageSize = try check { () throws(FieldViolation) in
       try PageToken.pageSize(request.pageSize)
     }
     var after: Int64 = 0
     if let filter {
-      after = try check { () throws in
-        try PageToken.decode(request.pageToken, filter: filter.fingerprintText)
-      } ?? 0
+      after =
+        try check { () throws in
+          try PageToken.decode(request.pageToken, filter: filter.fingerprintText)
+        } ?? 0
     }
     try check.throwIfAny()
     guard let filter, let pageSize else { return .init() }

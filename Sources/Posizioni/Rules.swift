@@ -127,7 +127,9 @@ enum PosizioniRules {
     if !record.legalRepresentative.isEmpty {
       legalRepresentative =
         try check { () throws(FieldViolation) in
-          try CodiceFiscale(person: record.legalRepresentative, field: prefix + ".legal_representative").value
+          try CodiceFiscale(
+            person: record.legalRepresentative, field: prefix + ".legal_representative"
+          ).value
         } ?? ""
     }
     var altri: [String] = []
@@ -148,7 +150,9 @@ enum PosizioniRules {
     var sede = ""
     if !record.sede.isEmpty {
       sede =
-        try check { () throws(FieldViolation) in try SedeCode(record.sede, field: prefix + ".sede").value }
+        try check { () throws(FieldViolation) in
+          try SedeCode(record.sede, field: prefix + ".sede").value
+        }
         ?? ""
     }
     try check.throwIfAny()
@@ -242,7 +246,9 @@ enum PosizioniRules {
     }
     if !request.matricola.isEmpty {
       filter.matricola =
-        try check { () throws(FieldViolation) in try matricola(request.matricola, field: "matricola") }
+        try check { () throws(FieldViolation) in
+          try matricola(request.matricola, field: "matricola")
+        }
         ?? ""
     }
     if !request.namePrefix.isEmpty {

@@ -98,7 +98,8 @@ extension Google_Type_Date {
 extension Cassetto_Posizioni_V1_Subject {
   var info: SubjectInfo {
     SubjectInfo(
-      fiscalCode: fiscalCode, name: name, nature: nature == .public ? .publicBody : .privateEmployer,
+      fiscalCode: fiscalCode, name: name,
+      nature: nature == .public ? .publicBody : .privateEmployer,
       legalRepresentative: legalRepresentative.isEmpty ? nil : legalRepresentative,
       altriResponsabili: altriResponsabili, pec: pec.isEmpty ? nil : pec)
   }

@@ -207,14 +207,17 @@ import Validation
         }
         Issue.record("expected a validation error")
       } catch let error as ValidationError {
-        #expect(Set(error.violations.map(\.field)) == ["fiscal_code", "name_prefix", "page_size", "fund"])
+        #expect(
+          Set(error.violations.map(\.field)) == ["fiscal_code", "name_prefix", "page_size", "fund"])
       }
     }
   }
 
   @Test func getPosizioneAnswersNotFoundToTheUnrelated() async throws {
     try await withPosizioni { service, _ in
-      func get(_ matricola: String, as caller: Caller) async throws -> Cassetto_Posizioni_V1_Posizione {
+      func get(_ matricola: String, as caller: Caller) async throws
+        -> Cassetto_Posizioni_V1_Posizione
+      {
         var request = Cassetto_Posizioni_V1_GetPosizioneRequest()
         request.matricola = matricola
         return try await Caller.$current.withValue(caller) {
@@ -231,7 +234,9 @@ import Validation
         ("7012345601", person(operatorSiena)), ("7012345601", person(stranger)),
         ("7099999999", reader),
       ] {
-        await #expect(throws: AccessError.notFound("no position \(matricola) visible to the caller")) {
+        await #expect(
+          throws: AccessError.notFound("no position \(matricola) visible to the caller")
+        ) {
           try await get(matricola, as: caller)
         }
       }

@@ -1,12 +1,13 @@
 import Access
 import Contracts
 import Foundation
-@testable import Posizioni
 import RPC
 import Storage
 import Synchronization
 import Testing
 import Validation
+
+@testable import Posizioni
 
 /// 2026-11-24T09:00:00Z.
 let testNow = Date(timeIntervalSince1970: 1_795_510_800)
@@ -85,7 +86,8 @@ func date(_ y: Int32, _ m: Int32, _ d: Int32) -> Google_Type_Date {
   return date
 }
 
-func subjectRecord(_ cf: String, _ name: String, rep: String) -> Cassetto_Posizioni_V1_IngestRecord {
+func subjectRecord(_ cf: String, _ name: String, rep: String) -> Cassetto_Posizioni_V1_IngestRecord
+{
   var subject = Cassetto_Posizioni_V1_Subject()
   subject.fiscalCode = cf
   subject.name = name
