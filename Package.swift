@@ -67,7 +67,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "Access", "Contracts", "Identity", "Posizioni", "RPC", "Security", "SideServices",
+        "Access", "Contracts", "Deleghe", "Identity", "Posizioni", "RPC", "Security", "SideServices",
         "Interop", "Storage", "Validation",
       ]
     ),

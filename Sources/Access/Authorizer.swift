@@ -334,3 +334,35 @@ public struct Authorizer: Sendable {
     return result
   }
 }
+
+/// The Authorizer is the full ``PositionAccess`` (owners, operators of the sede, back-ends
+/// granted `posizioni.read`, and delegates through ``Authorizer/decide(person:function:position:subject:at:)``):
+/// the composition root hands it to Posizioni in place of ``BasicPositionAccess``.
+extension Authorizer: PositionAccess {
+  public func scope(for caller: Caller, at instant: Date) async throws -> PositionScope {
+    switch caller {
+    case .anonymous: return .none
+    case .service(let service):
+      return service.has(.posizioniRead) ? PositionScope(all: true) : .none
+    case .person(let person):
+      let cf = person.codiceFiscale.value
+      let sedi = try await enablements.enablements(of: cf).operatorSedi
+      let delegated = try await delegatedPositions(of: cf, at: instant)
+      return PositionScope(owner: cf, sedi: sedi, matricole: Set(delegated.map(\.matricola)))
+    }
+  }
+
+  public func mayRead(
+    _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
+  ) async throws -> Bool {
+    switch caller {
+    case .anonymous: return false
+    case .service(let service): return service.has(.posizioniRead)
+    case .person(let person):
+      return try await decide(
+        person: person.codiceFiscale.value, function: .readPosition, position: position,
+        subject: subject, at: instant
+      ).allowed
+    }
+  }
+}

@@ -111,8 +111,12 @@ public struct Permission: RawRepresentable, Sendable, Hashable, Comparable,
   /// Read every position (`SearchPosizioni`, `GetPosizione` and the GDP reads).
   public static let posizioniRead: Permission = "posizioni.read"
 
+  /// `Deleghe.CheckAccess` for any person (back-ends, the gateway).
+  public static let delegheCheckAccess: Permission = "deleghe.check-access"
+
   /// Every permission this version knows, for `--help` and configuration checks.
   public static let known: [Permission] = [
     importLegacyAbilitazioni, upsertAlboRegistrations, posizioniIngest, posizioniRead,
+    delegheCheckAccess,
   ]
 }

@@ -8,11 +8,6 @@ import Validation
 
 typealias Method = Cassetto_Deleghe_V1_Deleghe.Method
 
-extension Permission {
-  /// `Deleghe.CheckAccess` for any person (back-ends, the gateway).
-  public static let delegheCheckAccess: Permission = "deleghe.check-access"
-}
-
 /// `cassetto.deleghe.v1.Deleghe`: deleghe a dipendente, a intermediario (OTP by PEC),
 /// sub-deleghe, revocation, and `CheckAccess` over the one ``Authorizer``.
 ///

@@ -217,3 +217,23 @@ public struct DelegheDirectory: DelegaDirectory {
     try await database.read { db in try DelegheStore.row(id: id, in: db).map(DelegheStore.grant) }
   }
 }
+
+/// The clock's transitions, run by the server's background worker: pending OTP requests whose
+/// OTP expired and active deleghe past their end date become SCADUTA (sub-deleghe end with
+/// them), each with an audit event, in one transaction.
+public enum DelegheExpiry {
+  @discardableResult
+  public static func run(database: any Database, now: Date) async throws -> [String] {
+    try await database.write { db in
+      let expired = try DelegheStore.expire(now: now, in: db)
+      for id in expired {
+        try AuditLog.append(
+          AuditEvent(
+            time: now, actor: "system", action: "deleghe.expire", subject: "delega:" + id,
+            outcome: .success),
+          in: db)
+      }
+      return expired
+    }
+  }
+}

@@ -1,4 +1,5 @@
 import Access
+import Deleghe
 import Foundation
 import Identity
 import Posizioni
@@ -13,7 +14,7 @@ import Validation
 public final class Application: Sendable {
   /// Every migration of every domain module (Storage's own are applied by the engine).
   public static let migrations: [Migration] =
-    IdentitySchema.migrations + PosizioniSchema.migrations
+    IdentitySchema.migrations + PosizioniSchema.migrations + DelegheSchema.migrations
 
   public let configuration: Configuration
   public let database: SQLiteDatabase
@@ -21,15 +22,21 @@ public final class Application: Sendable {
   public let services: [ServiceDefinition]
   /// Whether the demo data set was loaded at this start.
   public let loadedDemoData: Bool
+  /// The outbox delivery worker (spool channel) and the deleghe clock; cancelled by `close`.
+  let worker: Task<Void, Never>
 
   private init(
     configuration: Configuration, database: SQLiteDatabase, services: [ServiceDefinition],
-    loadedDemoData: Bool
+    loadedDemoData: Bool, clock: any CallClock
   ) {
     self.configuration = configuration
     self.database = database
     self.services = services
     self.loadedDemoData = loadedDemoData
+    let channel = SpoolChannel(directory: configuration.spoolDirectory)
+    self.worker = Task.detached {
+      await OutboxWorker.run(database: database, clock: clock, channel: channel)
+    }
   }
 
   /// Validates `configuration`, opens the database (running migrations), loads trusted keys
@@ -58,11 +65,16 @@ public final class Application: Sendable {
       ]
       let identity = IdentityService(
         database: database, clock: clock, cutover: configuration.cutover)
-      // Who sees a position: owners, operators of the sede, back-ends granted posizioni.read
-      // (the deleghe Authorizer takes this place to add delegates).
-      let positionAccess = BasicPositionAccess(
-        operators: IdentityOperatorDirectory(database: database))
-      let posizioni = PosizioniService(database: database, clock: clock, access: positionAccess)
+      // The one authorization rule (Access.Authorizer) over the owning modules' directories;
+      // it is also who-sees-a-position for Posizioni (owners, sede operators, delegates).
+      let authorizer = Authorizer(
+        positions: PosizioniDirectory(database: database),
+        enablements: IdentityEnablementDirectory(database: database),
+        deleghe: DelegheDirectory(database: database), cutover: configuration.cutover)
+      let posizioni = PosizioniService(database: database, clock: clock, access: authorizer)
+      let deleghe = DelegheService(
+        database: database, clock: clock, authorizer: authorizer,
+        otpKey: try OTPKey.loadOrCreate(at: configuration.otpKeyPath))
       if configuration.loadDemoData {
         try await posizioni.loadDemoDataIfEmpty()
       }
@@ -71,8 +83,9 @@ public final class Application: Sendable {
         services: [
           identity.serviceDefinition.intercepted(by: interceptors),
           posizioni.serviceDefinition.intercepted(by: interceptors),
+          deleghe.serviceDefinition.intercepted(by: interceptors),
         ],
-        loadedDemoData: loaded)
+        loadedDemoData: loaded, clock: clock)
     } catch {
       await database.close()
       throw error
@@ -80,7 +93,11 @@ public final class Application: Sendable {
   }
 
   /// Closes the database after in-flight work.
-  public func close() async { await database.close() }
+  public func close() async {
+    worker.cancel()
+    await worker.value
+    await database.close()
+  }
 
   /// One verifier for the identity gateway's trusted keys and, in development mode, one for
   /// the development key. Outside development mode a trusted key equal to the data

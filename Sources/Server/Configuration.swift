@@ -63,6 +63,16 @@ public struct Configuration: Sendable {
     (dataDirectory as NSString).appendingPathComponent("dev-signing-key.pem")
   }
 
+  /// The server secret OTPs are keyed with (created on first start, mode 0600).
+  public var otpKeyPath: String {
+    (dataDirectory as NSString).appendingPathComponent("otp-key.bin")
+  }
+
+  /// Where the outbox worker's default channel writes each message as an `.eml` file.
+  public var spoolDirectory: String {
+    (dataDirectory as NSString).appendingPathComponent("spool")
+  }
+
   /// Refuses inconsistent settings before anything starts.
   public func validate() throws(ConfigurationError) {
     if !trustedKeyFiles.isEmpty && tokenIssuer.isEmpty {

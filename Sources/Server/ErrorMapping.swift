@@ -1,5 +1,6 @@
 import Access
 import Contracts
+import Deleghe
 import Foundation
 import Identity
 import RPC
@@ -17,6 +18,7 @@ import Validation
 /// | `ValidationError`, `FieldViolation` | `INVALID_ARGUMENT` + `google.rpc.BadRequest` |
 /// | `IdentityError.alreadyExists` | `ALREADY_EXISTS` |
 /// | `IdentityError.failedPrecondition` | `FAILED_PRECONDITION` |
+/// | `DelegheError.failedPrecondition` / `.resourceExhausted` / `.unimplemented` | `FAILED_PRECONDITION` / `RESOURCE_EXHAUSTED` / `UNIMPLEMENTED` |
 /// | `StorageError.busy` | `UNAVAILABLE` (retry) |
 /// | `CancellationError` | `CANCELLED` |
 /// | `RPCError` | itself |
@@ -43,6 +45,12 @@ public enum StatusMapping {
       switch error {
       case .alreadyExists(let message): return RPCError(.alreadyExists, message)
       case .failedPrecondition(let message): return RPCError(.failedPrecondition, message)
+      }
+    case let error as DelegheError:
+      switch error {
+      case .failedPrecondition(let message): return RPCError(.failedPrecondition, message)
+      case .resourceExhausted(let message): return RPCError(.resourceExhausted, message)
+      case .unimplemented(let message): return RPCError(.unimplemented, message)
       }
     case let error as StorageError:
       if case .busy = error { return RPCError(.unavailable, "the database is busy; retry") }

@@ -1,0 +1,99 @@
+import Access
+import Deleghe
+import Foundation
+import Storage
+
+/// The outbox delivery worker's default channel: each due message becomes one `.eml` file
+/// (RFC 5322, UTF-8 text body) in `<data-dir>/spool/`, named `<outbox id>.eml`, written to a
+/// temporary name and renamed so a reader never sees half a file. A developer — and the
+/// tests — read the OTP there. (SMTP through libcurl is a later step of issue 4.)
+public struct SpoolChannel: Sendable {
+  public let directory: String
+
+  public init(directory: String) { self.directory = directory }
+
+  public func deliver(_ entry: OutboxEntry, at now: Date) throws {
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true)
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+    let subject =
+      entry.message.subject.allSatisfy(\.isASCII)
+      ? entry.message.subject
+      : "=?UTF-8?B?\(Data(entry.message.subject.utf8).base64EncodedString())?="
+    let text = """
+      From: Cassetto <noreply@cassetto.invalid>\r
+      To: <\(entry.message.recipient)>\r
+      Subject: \(subject)\r
+      Date: \(formatter.string(from: entry.createdAt))\r
+      Message-ID: <outbox-\(entry.id)@cassetto.invalid>\r
+      X-Cassetto-Channel: \(entry.message.channel.rawValue)\r
+      MIME-Version: 1.0\r
+      Content-Type: text/plain; charset=UTF-8\r
+      Content-Transfer-Encoding: 8bit\r
+      \r
+      \(entry.message.body.replacingOccurrences(of: "\n", with: "\r\n"))\r
+
+      """
+    let name = String(format: "%012lld.eml", entry.id)
+    let final = (directory as NSString).appendingPathComponent(name)
+    let temporary = (directory as NSString).appendingPathComponent("." + name + ".tmp")
+    guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
+      throw CocoaError(.fileWriteUnknown)
+    }
+    if FileManager.default.fileExists(atPath: final) {
+      try FileManager.default.removeItem(atPath: final)
+    }
+    try FileManager.default.moveItem(atPath: temporary, toPath: final)
+  }
+}
+
+/// The background worker: every `interval`, claims due outbox messages, delivers them on the
+/// spool channel and marks them delivered (or failed, retried after a backoff), then runs the
+/// deleghe clock transitions (``DelegheExpiry``). Runs until its task is cancelled.
+public enum OutboxWorker {
+  public static func run(
+    database: any Database, clock: any CallClock, channel: SpoolChannel,
+    interval: Duration = .milliseconds(200)
+  ) async {
+    while !Task.isCancelled {
+      do {
+        try await tick(database: database, clock: clock, channel: channel)
+      } catch is CancellationError {
+        return
+      } catch {
+        StatusMapping.log("outbox worker: \(error)")
+      }
+      try? await Task.sleep(for: interval)
+    }
+  }
+
+  /// One pass; returns how many messages were delivered.
+  @discardableResult
+  public static func tick(database: any Database, clock: any CallClock, channel: SpoolChannel)
+    async throws -> Int
+  {
+    let now = clock.now()
+    let due = try await database.write { db in
+      try Outbox.claimDue(now: now, limit: 50, lease: 60, in: db)
+    }
+    var delivered = 0
+    for entry in due {
+      do {
+        try channel.deliver(entry, at: now)
+        try await database.write { db in try Outbox.markDelivered(id: entry.id, at: now, in: db) }
+        delivered += 1
+      } catch {
+        let backoff = min(3600, 30 * pow(2, Double(max(0, entry.attempts - 1))))
+        try await database.write { db in
+          try Outbox.markFailed(
+            id: entry.id, error: "\(error)", retryAt: now.addingTimeInterval(backoff), in: db)
+        }
+      }
+    }
+    try await DelegheExpiry.run(database: database, now: now)
+    return delivered
+  }
+}
