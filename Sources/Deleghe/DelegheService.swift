@@ -276,7 +276,7 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
   static let pecSubjectPrefix = "Comunicazione inserimento richiesta nuova delega per la posizione "
 
   func otpMessage(
-    to pec: String, matricola: String, subject: SubjectInfo, intermediary: String, otp: String,
+    delega id: String, to pec: String, matricola: String, subject: SubjectInfo, intermediary: String, otp: String,
     expires: Date
   ) -> OutboxMessage {
     let body = """
@@ -285,6 +285,7 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
       l'intermediario \(intermediary) ha inserito una richiesta di delega per la posizione \
       \(matricola) del soggetto \(subject.fiscalCode).
 
+      Riferimento richiesta: \(id)
       Codice OTP: \(otp)
 
       Comunicare il codice all'intermediario solo dopo aver firmato il modulo di delega.
@@ -362,7 +363,7 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
         ])
       try Outbox.enqueue(
         otpMessage(
-          to: pec, matricola: notified, subject: subject,
+          delega: id, to: pec, matricola: notified, subject: subject,
           intermediary: name.isEmpty ? cf : "\(name) (\(cf))", otp: otp, expires: expires),
         at: now, in: db)
       guard let row = try DelegheStore.row(id: id, in: db) else {
@@ -541,7 +542,7 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
       let matricola = try row.string("notified_matricola")
       try Outbox.enqueue(
         otpMessage(
-          to: pec, matricola: matricola, subject: subject,
+          delega: id, to: pec, matricola: matricola, subject: subject,
           intermediary: name.isEmpty ? cf : "\(name) (\(cf))", otp: otp, expires: expires),
         at: now, in: db)
       guard let updated = try DelegheStore.row(id: id, in: db) else {
