@@ -20,6 +20,7 @@ let package = Package(
     .executable(name: "protoc-gen-cassetto", targets: ["protoc-gen-cassetto"]),
     .executable(name: "cassetto", targets: ["cassetto"]),
     .executable(name: "cassetto-interop-client", targets: ["cassetto-interop-client"]),
+    .executable(name: "cassetto-load", targets: ["cassetto-load"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -93,6 +94,14 @@ let package = Package(
       dependencies: [
         "RPC", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
+    ),
+    // Load generator on our client runtime: closed/open loop, latency percentiles, JSON.
+    .executableTarget(
+      name: "cassetto-load",
+      dependencies: [
+        "RPC", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "tools/cassetto-load"
     ),
     .executableTarget(
       name: "protoc-gen-cassetto",
