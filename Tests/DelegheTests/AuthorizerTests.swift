@@ -55,7 +55,7 @@ let subEmployee = "NREFNC90D15H501F"
 let stranger = "GLLSRA75E50F839L"
 let operatorCF = "MRNLCU60A01D612B"
 let legacyHolder = "CSTPLA66H10G273R"
-let company = "01234567890"
+let company = "01234560017"
 let comune = "00050800523"
 
 let privata = PositionInfo(
