@@ -213,7 +213,8 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
     let caller = Caller.current
     let cf = try caller.requirePerson().codiceFiscale.value
     let requestID = try Self.requestID(request.requestId)
-    guard let current = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) })
+    guard
+      let current = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) })
     else { throw AccessError.notFound("no such delega") }
     let subjectCode = try current.string("subject_fiscal_code")
     let owner = try await positions.subject(fiscalCode: subjectCode)?.isOwner(cf) ?? false
@@ -276,7 +277,8 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
   static let pecSubjectPrefix = "Comunicazione inserimento richiesta nuova delega per la posizione "
 
   func otpMessage(
-    delega id: String, to pec: String, matricola: String, subject: SubjectInfo, intermediary: String, otp: String,
+    delega id: String, to pec: String, matricola: String, subject: SubjectInfo,
+    intermediary: String, otp: String,
     expires: Date
   ) -> OutboxMessage {
     let body = """
@@ -489,7 +491,8 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
     let cf = person.codiceFiscale.value
     let requestID = try Self.requestID(request.requestId)
     try await pendingAsDelegate(request.id, cf: cf)
-    guard let current = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) }),
+    guard
+      let current = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) }),
       let subject = try await positions.subject(
         fiscalCode: try current.string("subject_fiscal_code")),
       let pec = subject.pec, !pec.isEmpty
@@ -660,7 +663,8 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
     guard request.reason.utf8.count <= 500 else {
       throw ValidationError.field("reason", "at most 500 bytes")
     }
-    guard let current = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) })
+    guard
+      let current = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) })
     else { throw AccessError.notFound("no such delega") }
     let kind = try DelegheStore.kind(current)
     let isDelegant = try current.string("delegant_fiscal_code") == cf
@@ -814,7 +818,8 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
     case .anonymous: throw AccessError.unauthenticated("sign in: this method requires a caller")
     case .service(let service):
       guard service.has(.delegheCheckAccess) else {
-        throw AccessError.permissionDenied("the caller is not granted \(Permission.delegheCheckAccess)")
+        throw AccessError.permissionDenied(
+          "the caller is not granted \(Permission.delegheCheckAccess)")
       }
       person = try Self.fiscalCode(request.fiscalCode, field: "fiscal_code")
     case .person(let self_):

@@ -165,7 +165,8 @@ func code(_ body: () async throws -> Void) async -> String {
         try await service.confirmDelegaOtp(request: confirm, context: ctx())
       }
       #expect(active.state == .attiva)
-      #expect(active.effectiveFrom.map { ($0.year, $0.month, $0.day) } ?? (0, 0, 0) == (2025, 6, 10))
+      #expect(
+        active.effectiveFrom.map { ($0.year, $0.month, $0.day) } ?? (0, 0, 0) == (2025, 6, 10))
       let mails = try await database.read { db in
         try db.queryFirst("SELECT COUNT(*) AS n FROM outbox_messages")?.int("n")
       }
@@ -206,7 +207,8 @@ func code(_ body: () async throws -> Void) async -> String {
     // 23:30 UTC on 10 June is 01:30 on 11 June in Rome: effective from 12 June.
     var utc = Calendar(identifier: .gregorian)
     utc.timeZone = TimeZone(identifier: "UTC")!
-    let lateUTC = utc.date(from: DateComponents(year: 2025, month: 6, day: 10, hour: 23, minute: 30))!
+    let lateUTC = utc.date(
+      from: DateComponents(year: 2025, month: 6, day: 10, hour: 23, minute: 30))!
     try await withService(start: lateUTC) { service, _, _ in
       var create = Cassetto_Deleghe_V1_CreateDelegaDipendenteRequest()
       create.subjectFiscalCode = company
@@ -225,7 +227,8 @@ func code(_ body: () async throws -> Void) async -> String {
       let active = try await asPerson(owner) {
         try await service.activateDelega(request: activate, context: ctx())
       }
-      #expect(active.effectiveFrom.map { ($0.year, $0.month, $0.day) } ?? (0, 0, 0) == (2025, 6, 12))
+      #expect(
+        active.effectiveFrom.map { ($0.year, $0.month, $0.day) } ?? (0, 0, 0) == (2025, 6, 12))
       // The decorrenza wins when it is later.
       create.decorrenza = protoDate(2025, 9, 1)
       let later = try await asPerson(owner) {
