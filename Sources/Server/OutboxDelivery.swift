@@ -51,16 +51,21 @@ public struct SpoolChannel: Sendable {
 }
 
 /// The background worker: every `interval`, claims due outbox messages, delivers them on the
-/// spool channel and marks them delivered (or failed, retried after a backoff), then runs the
-/// deleghe clock transitions (``DelegheExpiry``). Runs until its task is cancelled.
+/// spool channel and marks them delivered (or failed, retried after a backoff); every
+/// `expiryEvery` seconds it also runs the deleghe clock transitions (``DelegheExpiry``; the
+/// OTP RPCs also expire a pending request themselves). Runs until its task is cancelled.
 public enum OutboxWorker {
   public static func run(
     database: any Database, clock: any CallClock, channel: SpoolChannel,
-    interval: Duration = .milliseconds(200)
+    interval: Duration = .milliseconds(200), expiryEvery: TimeInterval = 10
   ) async {
+    var lastExpiry = Date.distantPast
     while !Task.isCancelled {
       do {
-        try await tick(database: database, clock: clock, channel: channel)
+        let now = clock.now()
+        let expire = now.timeIntervalSince(lastExpiry) >= expiryEvery
+        try await tick(database: database, clock: clock, channel: channel, expire: expire)
+        if expire { lastExpiry = now }
       } catch is CancellationError {
         return
       } catch {
@@ -72,10 +77,18 @@ public enum OutboxWorker {
 
   /// One pass; returns how many messages were delivered.
   @discardableResult
-  public static func tick(database: any Database, clock: any CallClock, channel: SpoolChannel)
-    async throws -> Int
-  {
+  public static func tick(
+    database: any Database, clock: any CallClock, channel: SpoolChannel, expire: Bool = true
+  ) async throws -> Int {
     let now = clock.now()
+    // A read first, so an idle worker does not take the single writer five times a second.
+    let pending = try await database.read { db in
+      try db.queryFirst(
+        "SELECT 1 AS due FROM outbox_messages WHERE delivered_at IS NULL AND next_attempt_at <= ? LIMIT 1",
+        [now]) != nil
+    }
+    if expire { try await DelegheExpiry.run(database: database, now: now) }
+    guard pending else { return 0 }
     let due = try await database.write { db in
       try Outbox.claimDue(now: now, limit: 50, lease: 60, in: db)
     }
@@ -93,7 +106,6 @@ public enum OutboxWorker {
         }
       }
     }
-    try await DelegheExpiry.run(database: database, now: now)
     return delivered
   }
 }
