@@ -108,15 +108,6 @@ func withInteropServer<R>(
   return try await body(server, channel)
 }
 
-/// A message as raw protobuf bytes (the tests encode the few interop fields they need).
-struct RawMessage: ProtoMessage, Equatable {
-  var bytes: [UInt8]
-  init() { bytes = [] }
-  init(_ bytes: [UInt8]) { self.bytes = bytes }
-  init(serializedBytes: UnsafeRawBufferPointer) throws { bytes = Array(serializedBytes) }
-  func serialize(into buffer: inout [UInt8]) { buffer.append(contentsOf: bytes) }
-}
-
 /// Hand-encoded grpc.testing messages (messages.proto).
 enum Interop {
   static func varint(_ value: Int) -> [UInt8] {
@@ -155,7 +146,7 @@ enum Interop {
     if let status {
       out += lengthDelimited(7, varintField(1, status.0) + lengthDelimited(2, Array(status.1.utf8)))
     }
-    return RawMessage(out)
+    return RawMessage(bytes: out)
   }
 
   /// `StreamingOutputCallRequest` asking for responses of `sizes`.
@@ -169,12 +160,12 @@ enum Interop {
       out += lengthDelimited(2, parameters)
     }
     if payloadSize > 0 { out += lengthDelimited(3, payload(payloadSize)) }
-    return RawMessage(out)
+    return RawMessage(bytes: out)
   }
 
   /// `StreamingInputCallRequest` with a payload of `size`.
   static func streamingInputRequest(size: Int) -> RawMessage {
-    RawMessage(lengthDelimited(1, payload(size)))
+    RawMessage(bytes: lengthDelimited(1, payload(size)))
   }
 
   /// Size of the payload body in a `SimpleResponse` / `StreamingOutputCallResponse`

@@ -52,9 +52,6 @@ struct EchoText: ProtoMessage, Equatable {
 
 struct HandlerCrash: Error {}
 
-/// The runtime's undecoded message (`RPC.RawMessage`), named apart from the client tests'
-/// own `RawMessage` fixture in this target.
-typealias WireBytes = RPC.RawMessage
 
 /// `cassetto.test.Echo`: the service the server's wire tests call.
 ///
@@ -109,7 +106,7 @@ enum EchoService {
           return EchoText(request.text)
         },
         .serverStreaming(MethodDescriptor(service: name, method: "Expand", kind: .serverStreaming))
-        { (request: WireBytes, responses: ResponseWriter<WireBytes>, context: ServerContext) in
+        { (request: RawMessage, responses: ResponseWriter<RawMessage>, context: ServerContext) in
           // Second byte 1: compress every other message (per-message override).
           let count = Int(request.bytes.first ?? 0)
           let alternate = request.bytes.count > 1 && request.bytes[1] == 1
@@ -118,21 +115,21 @@ enum EchoService {
           }
         },
         .clientStreaming(MethodDescriptor(service: name, method: "Collect", kind: .clientStreaming))
-        { (requests: RequestStream<WireBytes>, context: ServerContext) in
+        { (requests: RequestStream<RawMessage>, context: ServerContext) in
           var all: [UInt8] = []
           for try await message in requests { all.append(contentsOf: message.bytes) }
-          return WireBytes(bytes: [context.lastRequestWasCompressed ? 1 : 0] + all)
+          return RawMessage(bytes: [context.lastRequestWasCompressed ? 1 : 0] + all)
         },
         .bidirectionalStreaming(
           MethodDescriptor(service: name, method: "Chat", kind: .bidirectionalStreaming)
-        ) { (requests: RequestStream<WireBytes>, responses: ResponseWriter<WireBytes>, _) in
+        ) { (requests: RequestStream<RawMessage>, responses: ResponseWriter<RawMessage>, _) in
           for try await message in requests { try await responses.write(message) }
         },
         .serverStreaming(MethodDescriptor(service: name, method: "Flood", kind: .serverStreaming)) {
-          (request: WireBytes, responses: ResponseWriter<WireBytes>, _: ServerContext) in
+          (request: RawMessage, responses: ResponseWriter<RawMessage>, _: ServerContext) in
           // Writes 64 KiB messages until the call fails; progress is kept under the token.
           let token = String(decoding: request.bytes, as: UTF8.self)
-          let chunk = WireBytes(bytes: [UInt8](repeating: 0x46, count: 64 * 1024))
+          let chunk = RawMessage(bytes: [UInt8](repeating: 0x46, count: 64 * 1024))
           do {
             for _ in 0..<100_000 {
               try await responses.write(chunk)
@@ -144,24 +141,24 @@ enum EchoService {
           }
         },
         .clientStreaming(MethodDescriptor(service: name, method: "Stall", kind: .clientStreaming)) {
-          (requests: RequestStream<WireBytes>, _: ServerContext) in
+          (requests: RequestStream<RawMessage>, _: ServerContext) in
           // Reads nothing for 1.5 s, then everything.
           try await Task.sleep(for: .milliseconds(1500))
           var total = 0
           for try await message in requests { total += message.bytes.count }
-          return WireBytes(bytes: Array(String(total).utf8))
+          return RawMessage(bytes: Array(String(total).utf8))
         },
         .unary(MethodDescriptor(service: name, method: "Progress", kind: .unary)) {
-          (request: WireBytes, _: ServerContext) in
+          (request: RawMessage, _: ServerContext) in
           let progress = FloodProgress.get(String(decoding: request.bytes, as: UTF8.self))
-          return WireBytes(
+          return RawMessage(
             bytes: Array("written=\(progress.written) ended=\(progress.ended)".utf8))
         },
         {
           var big = ServerMethod.unary(MethodDescriptor(service: name, method: "Big", kind: .unary))
           {
-            (request: WireBytes, _: ServerContext) in
-            WireBytes(bytes: Array(String(request.bytes.count).utf8))
+            (request: RawMessage, _: ServerContext) in
+            RawMessage(bytes: Array(String(request.bytes.count).utf8))
           }
           big.maxReceiveMessageSize = 8 * 1024 * 1024
           return big
