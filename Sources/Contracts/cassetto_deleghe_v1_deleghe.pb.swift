@@ -176,7 +176,7 @@ public struct Cassetto_Deleghe_V1_GetDelegaRequest: ProtoMessage, Equatable {
 }
 
 public struct Cassetto_Deleghe_V1_ListDelegheRequest: ProtoMessage, Equatable {
-  /// Required: as delegant or as delegate.
+  /// Required: as delegant, as delegate or as an operator of the sede.
   public var role: Cassetto_Deleghe_V1_ListRole = .init()
   public var state: Cassetto_Deleghe_V1_DelegaState = .init()
   public var kind: Cassetto_Deleghe_V1_DelegaKind = .init()
@@ -366,6 +366,9 @@ public enum Cassetto_Deleghe_V1_ListRole: RawRepresentable, CaseIterable, Sendab
   case delegant  // = 1
   /// Received by the caller (the caller is the delegate).
   case delegate  // = 2
+  /// As an operator of the sede: needs subject_fiscal_code or matricola, and the caller must
+  /// operate the sede of one of the positions concerned.
+  case sedeOperator  // = 3
   /// A value this version of the contract does not know.
   case unrecognized(Int32)
 
@@ -376,6 +379,7 @@ public enum Cassetto_Deleghe_V1_ListRole: RawRepresentable, CaseIterable, Sendab
     case 0: self = .unspecified
     case 1: self = .delegant
     case 2: self = .delegate
+    case 3: self = .sedeOperator
     default: self = .unrecognized(rawValue)
     }
   }
@@ -385,11 +389,12 @@ public enum Cassetto_Deleghe_V1_ListRole: RawRepresentable, CaseIterable, Sendab
     case .unspecified: return 0
     case .delegant: return 1
     case .delegate: return 2
+    case .sedeOperator: return 3
     case .unrecognized(let value): return value
     }
   }
 
-  public static let allCases: [Self] = [.unspecified, .delegant, .delegate]
+  public static let allCases: [Self] = [.unspecified, .delegant, .delegate, .sedeOperator]
 }
 
 /// How a decision was granted.
@@ -1474,28 +1479,29 @@ public enum ProtoFile_cassetto_deleghe_v1_deleghe {
         R0FfS0lORF9ESVBFTkRFTlRFEAESHQoZREVMRUdBX0tJTkRfSU5URVJNRURJQVJJTxACEhkKFURFTEVHQV9LSU5EX1NV
         QkRFTEVHQRADKr4BCg5BY2Nlc3NGdW5jdGlvbhIfChtBQ0NFU1NfRlVOQ1RJT05fVU5TUEVDSUZJRUQQABIhCh1BQ0NF
         U1NfRlVOQ1RJT05fUkVBRF9QT1NJVElPThABEiMKH0FDQ0VTU19GVU5DVElPTl9BQ1RfT05fUE9TSVRJT04QAhIiCh5B
-        Q0NFU1NfRlVOQ1RJT05fTUFOQUdFX0RFTEVHSEUQAxIfChtBQ0NFU1NfRlVOQ1RJT05fR0RQX0RFTlVOQ0UQBCpVCghM
+        Q0NFU1NfRlVOQ1RJT05fTUFOQUdFX0RFTEVHSEUQAxIfChtBQ0NFU1NfRlVOQ1RJT05fR0RQX0RFTlVOQ0UQBCpyCghM
         aXN0Um9sZRIZChVMSVNUX1JPTEVfVU5TUEVDSUZJRUQQABIWChJMSVNUX1JPTEVfREVMRUdBTlQQARIWChJMSVNUX1JP
-        TEVfREVMRUdBVEUQAiqnAQoJR3JhbnRLaW5kEhoKFkdSQU5UX0tJTkRfVU5TUEVDSUZJRUQQABIUChBHUkFOVF9LSU5E
-        X09XTkVSEAESHAoYR1JBTlRfS0lORF9TRURFX09QRVJBVE9SEAISFQoRR1JBTlRfS0lORF9ERUxFR0EQAxIYChRHUkFO
-        VF9LSU5EX1NVQkRFTEVHQRAEEhkKFUdSQU5UX0tJTkRfTEVHQUNZX0dEUBAFMqsICgdEZWxlZ2hlEmkKFkNyZWF0ZURl
-        bGVnYURpcGVuZGVudGUSMi5jYXNzZXR0by5kZWxlZ2hlLnYxLkNyZWF0ZURlbGVnYURpcGVuZGVudGVSZXF1ZXN0Ghsu
-        Y2Fzc2V0dG8uZGVsZWdoZS52MS5EZWxlZ2ESWQoOQWN0aXZhdGVEZWxlZ2ESKi5jYXNzZXR0by5kZWxlZ2hlLnYxLkFj
-        dGl2YXRlRGVsZWdhUmVxdWVzdBobLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhEnEKGlJlcXVlc3REZWxlZ2FJbnRl
-        cm1lZGlhcmlvEjYuY2Fzc2V0dG8uZGVsZWdoZS52MS5SZXF1ZXN0RGVsZWdhSW50ZXJtZWRpYXJpb1JlcXVlc3QaGy5j
-        YXNzZXR0by5kZWxlZ2hlLnYxLkRlbGVnYRJiCg1HZXREZWxlZ2FGb3JtEikuY2Fzc2V0dG8uZGVsZWdoZS52MS5HZXRE
-        ZWxlZ2FGb3JtUmVxdWVzdBokLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhRm9ybUNodW5rMAESXQoQQ29uZmlybURl
-        bGVnYU90cBIsLmNhc3NldHRvLmRlbGVnaGUudjEuQ29uZmlybURlbGVnYU90cFJlcXVlc3QaGy5jYXNzZXR0by5kZWxl
-        Z2hlLnYxLkRlbGVnYRJbCg9SZXNlbmREZWxlZ2FPdHASKy5jYXNzZXR0by5kZWxlZ2hlLnYxLlJlc2VuZERlbGVnYU90
-        cFJlcXVlc3QaGy5jYXNzZXR0by5kZWxlZ2hlLnYxLkRlbGVnYRJbCg9DcmVhdGVTdWJkZWxlZ2ESKy5jYXNzZXR0by5k
-        ZWxlZ2hlLnYxLkNyZWF0ZVN1YmRlbGVnYVJlcXVlc3QaGy5jYXNzZXR0by5kZWxlZ2hlLnYxLkRlbGVnYRJVCgxSZXZv
-        a2VEZWxlZ2ESKC5jYXNzZXR0by5kZWxlZ2hlLnYxLlJldm9rZURlbGVnYVJlcXVlc3QaGy5jYXNzZXR0by5kZWxlZ2hl
-        LnYxLkRlbGVnYRJPCglHZXREZWxlZ2ESJS5jYXNzZXR0by5kZWxlZ2hlLnYxLkdldERlbGVnYVJlcXVlc3QaGy5jYXNz
-        ZXR0by5kZWxlZ2hlLnYxLkRlbGVnYRJgCgtMaXN0RGVsZWdoZRInLmNhc3NldHRvLmRlbGVnaGUudjEuTGlzdERlbGVn
-        aGVSZXF1ZXN0GiguY2Fzc2V0dG8uZGVsZWdoZS52MS5MaXN0RGVsZWdoZVJlc3BvbnNlEmAKC0NoZWNrQWNjZXNzEicu
-        Y2Fzc2V0dG8uZGVsZWdoZS52MS5DaGVja0FjY2Vzc1JlcXVlc3QaKC5jYXNzZXR0by5kZWxlZ2hlLnYxLkNoZWNrQWNj
-        ZXNzUmVzcG9uc2VCXAoWaXQuY2Fzc2V0dG8uZGVsZWdoZS52MVABWkBnaXRodWIuY29tL2Nhc3NldHRvL2Nhc3NldHRv
-        L2dlbi9nby9jYXNzZXR0by9kZWxlZ2hlL3YxO2RlbGVnZXYxYgZwcm90bzM=
+        TEVfREVMRUdBVEUQAhIbChdMSVNUX1JPTEVfU0VERV9PUEVSQVRPUhADKqcBCglHcmFudEtpbmQSGgoWR1JBTlRfS0lO
+        RF9VTlNQRUNJRklFRBAAEhQKEEdSQU5UX0tJTkRfT1dORVIQARIcChhHUkFOVF9LSU5EX1NFREVfT1BFUkFUT1IQAhIV
+        ChFHUkFOVF9LSU5EX0RFTEVHQRADEhgKFEdSQU5UX0tJTkRfU1VCREVMRUdBEAQSGQoVR1JBTlRfS0lORF9MRUdBQ1lf
+        R0RQEAUyqwgKB0RlbGVnaGUSaQoWQ3JlYXRlRGVsZWdhRGlwZW5kZW50ZRIyLmNhc3NldHRvLmRlbGVnaGUudjEuQ3Jl
+        YXRlRGVsZWdhRGlwZW5kZW50ZVJlcXVlc3QaGy5jYXNzZXR0by5kZWxlZ2hlLnYxLkRlbGVnYRJZCg5BY3RpdmF0ZURl
+        bGVnYRIqLmNhc3NldHRvLmRlbGVnaGUudjEuQWN0aXZhdGVEZWxlZ2FSZXF1ZXN0GhsuY2Fzc2V0dG8uZGVsZWdoZS52
+        MS5EZWxlZ2EScQoaUmVxdWVzdERlbGVnYUludGVybWVkaWFyaW8SNi5jYXNzZXR0by5kZWxlZ2hlLnYxLlJlcXVlc3RE
+        ZWxlZ2FJbnRlcm1lZGlhcmlvUmVxdWVzdBobLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhEmIKDUdldERlbGVnYUZv
+        cm0SKS5jYXNzZXR0by5kZWxlZ2hlLnYxLkdldERlbGVnYUZvcm1SZXF1ZXN0GiQuY2Fzc2V0dG8uZGVsZWdoZS52MS5E
+        ZWxlZ2FGb3JtQ2h1bmswARJdChBDb25maXJtRGVsZWdhT3RwEiwuY2Fzc2V0dG8uZGVsZWdoZS52MS5Db25maXJtRGVs
+        ZWdhT3RwUmVxdWVzdBobLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhElsKD1Jlc2VuZERlbGVnYU90cBIrLmNhc3Nl
+        dHRvLmRlbGVnaGUudjEuUmVzZW5kRGVsZWdhT3RwUmVxdWVzdBobLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhElsK
+        D0NyZWF0ZVN1YmRlbGVnYRIrLmNhc3NldHRvLmRlbGVnaGUudjEuQ3JlYXRlU3ViZGVsZWdhUmVxdWVzdBobLmNhc3Nl
+        dHRvLmRlbGVnaGUudjEuRGVsZWdhElUKDFJldm9rZURlbGVnYRIoLmNhc3NldHRvLmRlbGVnaGUudjEuUmV2b2tlRGVs
+        ZWdhUmVxdWVzdBobLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhEk8KCUdldERlbGVnYRIlLmNhc3NldHRvLmRlbGVn
+        aGUudjEuR2V0RGVsZWdhUmVxdWVzdBobLmNhc3NldHRvLmRlbGVnaGUudjEuRGVsZWdhEmAKC0xpc3REZWxlZ2hlEicu
+        Y2Fzc2V0dG8uZGVsZWdoZS52MS5MaXN0RGVsZWdoZVJlcXVlc3QaKC5jYXNzZXR0by5kZWxlZ2hlLnYxLkxpc3REZWxl
+        Z2hlUmVzcG9uc2USYAoLQ2hlY2tBY2Nlc3MSJy5jYXNzZXR0by5kZWxlZ2hlLnYxLkNoZWNrQWNjZXNzUmVxdWVzdBoo
+        LmNhc3NldHRvLmRlbGVnaGUudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZUJcChZpdC5jYXNzZXR0by5kZWxlZ2hlLnYxUAFa
+        QGdpdGh1Yi5jb20vY2Fzc2V0dG8vY2Fzc2V0dG8vZ2VuL2dvL2Nhc3NldHRvL2RlbGVnaGUvdjE7ZGVsZWdldjFiBnBy
+        b3RvMw==
         """),
     dependencies: [
       ProtoFile_google_protobuf_timestamp.descriptor,

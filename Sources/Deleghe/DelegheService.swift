@@ -750,9 +750,19 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
     switch request.role {
     case .delegant: role = "delegant_fiscal_code"
     case .delegate: role = "delegate_fiscal_code"
+    case .sedeOperator:
+      role = "subject_fiscal_code"
+      if request.subjectFiscalCode.isEmpty && request.matricola.isEmpty {
+        violations.append(
+          FieldViolation(
+            field: "subject_fiscal_code",
+            description: "as an operator, name a subject or a position (matricola)"))
+      }
     default:
       violations.append(
-        FieldViolation(field: "role", description: "LIST_ROLE_DELEGANT or LIST_ROLE_DELEGATE"))
+        FieldViolation(
+          field: "role",
+          description: "LIST_ROLE_DELEGANT, LIST_ROLE_DELEGATE or LIST_ROLE_SEDE_OPERATOR"))
     }
     do { _ = try validateEnum(request.state, field: "state", allowUnspecified: true) } catch {
       violations.append(error)
@@ -771,14 +781,31 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
       subjectOfMatricola =
         try await positions.position(matricola: request.matricola)?.subjectFiscalCode ?? ""
     }
-    let (column, matricolaSubject) = (role, subjectOfMatricola)
+    var key = cf
+    if request.role == .sedeOperator {
+      // The operator must operate the sede of one of the positions concerned.
+      let subject =
+        request.subjectFiscalCode.isEmpty ? subjectOfMatricola : request.subjectFiscalCode
+      let concerned: [PositionInfo]
+      if !request.matricola.isEmpty {
+        concerned = try await positions.position(matricola: request.matricola).map { [$0] } ?? []
+      } else {
+        concerned = try await positions.positions(ofSubject: subject)
+      }
+      let sedi = try await authorizer.enablements.enablements(of: cf).operatorSedi
+      guard !subject.isEmpty, concerned.contains(where: { sedi.contains($0.sedeCode) }) else {
+        throw AccessError.permissionDenied("not an operator of the sede of these positions")
+      }
+      key = subject
+    }
+    let (column, matricolaSubject, keyValue) = (role, subjectOfMatricola, key)
     let (state, kind, subjectFilter, matricola) = (
       request.state, request.kind, request.subjectFiscalCode, request.matricola
     )
     let limit = pageSize
     let rows = try await database.read { db -> [Row] in
       var sql = "SELECT * FROM deleghe_deleghe WHERE \(column) = ? AND seq > ?"
-      var arguments: [any SQLConvertible] = [cf, after]
+      var arguments: [any SQLConvertible] = [keyValue, after]
       if state != .unspecified {
         sql += " AND state = ?"
         arguments.append(state.rawValue)

@@ -399,6 +399,15 @@ def test_list_get_and_check_access_callers(env):
                 STRANGER).deleghe == []
     assert fails(lambda: call(env, "ListDeleghe", pb.ListDelegheRequest(), OWNER)).code() == \
         grpc.StatusCode.INVALID_ARGUMENT
+    # The sede's operator lists by subject or position; others may not.
+    listed = call(env, "ListDeleghe", pb.ListDelegheRequest(
+        role=pb.LIST_ROLE_SEDE_OPERATOR, matricola=M1, state=pb.DELEGA_STATE_DA_ATTIVARE), OP)
+    assert [d.id for d in listed.deleghe] == ids
+    assert fails(lambda: call(env, "ListDeleghe", pb.ListDelegheRequest(
+        role=pb.LIST_ROLE_SEDE_OPERATOR, subject_fiscal_code=COMPANY), STRANGER)).code() == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert fails(lambda: call(env, "ListDeleghe", pb.ListDelegheRequest(
+        role=pb.LIST_ROLE_SEDE_OPERATOR), OP)).code() == grpc.StatusCode.INVALID_ARGUMENT
     # Parties and the sede's operator see a delega; others get NOT_FOUND.
     assert call(env, "GetDelega", pb.GetDelegaRequest(id=ids[0]), OP).id == ids[0]
     assert fails(lambda: call(env, "GetDelega", pb.GetDelegaRequest(id=ids[0]), STRANGER)) \

@@ -2374,19 +2374,21 @@ const ProtobufCEnumDescriptor cassetto__deleghe__v1__access_function__descriptor
   cassetto__deleghe__v1__access_function__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue cassetto__deleghe__v1__list_role__enum_values_by_number[3] =
+static const ProtobufCEnumValue cassetto__deleghe__v1__list_role__enum_values_by_number[4] =
 {
   { "LIST_ROLE_UNSPECIFIED", "CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_UNSPECIFIED", 0 },
   { "LIST_ROLE_DELEGANT", "CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_DELEGANT", 1 },
   { "LIST_ROLE_DELEGATE", "CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_DELEGATE", 2 },
+  { "LIST_ROLE_SEDE_OPERATOR", "CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_SEDE_OPERATOR", 3 },
 };
 static const ProtobufCIntRange cassetto__deleghe__v1__list_role__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex cassetto__deleghe__v1__list_role__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex cassetto__deleghe__v1__list_role__enum_values_by_name[4] =
 {
   { "LIST_ROLE_DELEGANT", 1 },
   { "LIST_ROLE_DELEGATE", 2 },
+  { "LIST_ROLE_SEDE_OPERATOR", 3 },
   { "LIST_ROLE_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor cassetto__deleghe__v1__list_role__descriptor =
@@ -2396,9 +2398,9 @@ const ProtobufCEnumDescriptor cassetto__deleghe__v1__list_role__descriptor =
   "ListRole",
   "Cassetto__Deleghe__V1__ListRole",
   "cassetto.deleghe.v1",
-  3,
+  4,
   cassetto__deleghe__v1__list_role__enum_values_by_number,
-  3,
+  4,
   cassetto__deleghe__v1__list_role__enum_values_by_name,
   1,
   cassetto__deleghe__v1__list_role__value_ranges,

@@ -122,7 +122,12 @@ typedef enum _Cassetto__Deleghe__V1__ListRole {
   /*
    * Received by the caller (the caller is the delegate).
    */
-  CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_DELEGATE = 2
+  CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_DELEGATE = 2,
+  /*
+   * As an operator of the sede: needs subject_fiscal_code or matricola, and the caller must
+   * operate the sede of one of the positions concerned.
+   */
+  CASSETTO__DELEGHE__V1__LIST_ROLE__LIST_ROLE_SEDE_OPERATOR = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__DELEGHE__V1__LIST_ROLE)
 } Cassetto__Deleghe__V1__ListRole;
 /*
@@ -409,7 +414,7 @@ struct  Cassetto__Deleghe__V1__ListDelegheRequest
 {
   ProtobufCMessage base;
   /*
-   * Required: as delegant or as delegate.
+   * Required: as delegant, as delegate or as an operator of the sede.
    */
   Cassetto__Deleghe__V1__ListRole role;
   Cassetto__Deleghe__V1__DelegaState state;
