@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--payments", type=int, default=1_000_000)
+    parser.add_argument(
+        "--client", choices=("nghttp", "grpcio"), default="nghttp",
+        help="nghttp (default): the whole stream as one HTTP/2 request body from nghttp2's "
+        "client, so the client does not limit the rate; grpcio: Python grpcio, one message at "
+        "a time (slower than the server)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -58,13 +64,32 @@ def main() -> None:
                     matricola=f"49{n % 1000:08d}", channel=pb.CHANNEL_F24,
                     reference=f"F24-{n:09d}", period=f"{2000 + n % 25}-{1 + n % 12:02d}",
                     amount_cents=100_000 + n % 997, paid_on=paid)).SerializeToString())
-            with server.channel(client_cert=True) as channel:
-                ingest = channel.stream_unary(
-                    "/cassetto.posizioni.v1.Posizioni/Ingest",
-                    response_deserializer=pb.IngestSummary.FromString)
+            if args.client == "grpcio":
+                with server.channel(client_cert=True) as channel:
+                    ingest = channel.stream_unary(
+                        "/cassetto.posizioni.v1.Posizioni/Ingest",
+                        response_deserializer=pb.IngestSummary.FromString)
+                    start = time.monotonic()
+                    summary = ingest(iter(records), timeout=600)
+                    elapsed = time.monotonic() - start
+            else:
+                body = tmp / "body"
+                with open(body, "wb") as out:
+                    for record in records:
+                        out.write(b"\0" + len(record).to_bytes(4, "big") + record)
+                response = tmp / "response"
                 start = time.monotonic()
-                summary = ingest(iter(records), timeout=600)
+                result = subprocess.run(
+                    ["nghttp", "-y", "--cert", str(certs / "client.pem"), "--key",
+                     str(certs / "client.key"), "-H", "content-type: application/grpc",
+                     "-H", "te: trailers", "-d", str(body),
+                     f"https://{server.host}:{server.port}/cassetto.posizioni.v1.Posizioni/Ingest"],
+                    capture_output=True, timeout=600)
                 elapsed = time.monotonic() - start
+                data = result.stdout
+                if len(data) < 5:
+                    raise SystemExit(f"no response: {result.stderr.decode(errors='replace')}")
+                summary = pb.IngestSummary.FromString(data[5:5 + int.from_bytes(data[1:5], "big")])
             fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             server_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             print(f"records {summary.received}: accepted {summary.accepted}, rejected "

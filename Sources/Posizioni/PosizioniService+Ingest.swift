@@ -26,8 +26,9 @@ struct IngestOutcome: Sendable {
 }
 
 extension PosizioniService {
-  /// Records are written in transactions of this many (one audit event each).
-  static let ingestBatchSize = 1000
+  /// Records are written in transactions of this many (one audit event each): few commits
+  /// (each one a durable fsync), small enough to keep memory flat.
+  static let ingestBatchSize = 5000
   /// At most this many per-record errors are returned; the counts stay exact.
   static let maximumRecordErrors = 1000
   /// Natural keys remembered across batches of one stream (references checked without a read).
@@ -51,10 +52,12 @@ extension PosizioniService {
     var knownPositions = Set<String>()
     var refused: [(index: Int64, field: String, message: String)] = []
 
-    func flush() async throws {
-      guard batch.count > 0 else { return }
-      let outcome = try await write(
-        batch, knownSubjects: knownSubjects, knownPositions: knownPositions, caller: caller)
+    // One batch is written while the next one is read from the stream: at most one write in
+    // flight, awaited before the next starts (writes are serialised anyway), so a batch's
+    // reference checks see every earlier batch committed.
+    var pending: Task<IngestOutcome, any Error>? = nil
+
+    func absorb(_ outcome: IngestOutcome) {
       summary.subjects += outcome.subjects
       summary.posizioni += outcome.positions
       summary.versamenti += outcome.versamenti
@@ -67,32 +70,53 @@ extension PosizioniService {
       if knownPositions.count < Self.maximumRememberedKeys {
         knownPositions.formUnion(outcome.knownPositions)
       }
-      batch = IngestBatch()
     }
 
-    for try await message in requests {
-      let index = summary.received
-      summary.received += 1
-      do {
-        switch message.record {
-        case .subject(let record):
-          batch.subjects.append((index, try PosizioniRules.subject(record)))
-        case .posizione(let record):
-          batch.positions.append((index, try PosizioniRules.position(record)))
-        case .versamento(let record):
-          batch.versamenti.append((index, try PosizioniRules.versamento(record)))
-        case nil:
-          throw ValidationError.field("record", "required: one of subject, posizione, versamento")
-        }
-      } catch let error as ValidationError {
-        summary.rejected += 1
-        for violation in error.violations {
-          refused.append((index, violation.field, violation.description))
-        }
+    func flush() async throws {
+      if let previous = pending {
+        pending = nil
+        absorb(try await previous.value)
       }
-      if batch.count >= Self.ingestBatchSize { try await flush() }
+      guard batch.count > 0 else { return }
+      let records = batch
+      let subjects = knownSubjects
+      let positions = knownPositions
+      batch = IngestBatch()
+      pending = Task {
+        try await write(records, knownSubjects: subjects, knownPositions: positions, caller: caller)
+      }
     }
-    try await flush()
+
+    do {
+      for try await message in requests {
+        let index = summary.received
+        summary.received += 1
+        do {
+          switch message.record {
+          case .subject(let record):
+            batch.subjects.append((index, try PosizioniRules.subject(record)))
+          case .posizione(let record):
+            batch.positions.append((index, try PosizioniRules.position(record)))
+          case .versamento(let record):
+            batch.versamenti.append((index, try PosizioniRules.versamento(record)))
+          case nil:
+            throw ValidationError.field("record", "required: one of subject, posizione, versamento")
+          }
+        } catch let error as ValidationError {
+          summary.rejected += 1
+          for violation in error.violations {
+            refused.append((index, violation.field, violation.description))
+          }
+        }
+        if batch.count >= Self.ingestBatchSize { try await flush() }
+      }
+      try await flush()
+      try await flush()
+    } catch {
+      // A batch already sent to the writer commits or fails on its own; wait for it.
+      _ = try? await pending?.value
+      throw error
+    }
     refused.sort { $0.index < $1.index }
     summary.errors = refused.prefix(Self.maximumRecordErrors).map {
       var error = Cassetto_Posizioni_V1_RecordError()

@@ -91,12 +91,12 @@ import Validation
       var records = [subjectRecord(company, "Alfa S.r.l.", rep: marioRossi)]
       records.append(positionRecord("7000000001", company))
       // More than one batch of payments.
-      for n in 0..<2_500 { records.append(paymentRecord("7000000001", "R-\(n)")) }
+      for n in 0..<5_500 { records.append(paymentRecord("7000000001", "R-\(n)")) }
       for _ in 0..<2 {
         let summary = try await Caller.$current.withValue(ingestor) {
           try await service.ingest(requests: stream(records), context: context(Method.ingest))
         }
-        #expect((summary.accepted, summary.rejected, summary.versamenti) == (2_502, 0, 2_500))
+        #expect((summary.accepted, summary.rejected, summary.versamenti) == (5_502, 0, 5_500))
       }
       records[2] = paymentRecord("7000000001", "R-0", cents: 99)
       _ = try await Caller.$current.withValue(ingestor) {
@@ -110,7 +110,7 @@ import Validation
             .int64("amount_cents")
         )
       }
-      #expect(count == 2_500)
+      #expect(count == 5_500)
       #expect(amount == 99)
     }
   }
@@ -240,6 +240,30 @@ import Validation
           try await get(matricola, as: caller)
         }
       }
+    }
+  }
+}
+
+/// In-process ingest rate (no wire): `POSIZIONI_BENCH_PAYMENTS=100000 swift test --filter
+/// ingestRate`. Skipped unless the variable is set; prints the rate, asserts only the counts.
+@Suite struct IngestRate {
+  @Test(.enabled(if: ProcessInfo.processInfo.environment["POSIZIONI_BENCH_PAYMENTS"] != nil))
+  func ingestRate() async throws {
+    let count = Int(ProcessInfo.processInfo.environment["POSIZIONI_BENCH_PAYMENTS"] ?? "") ?? 0
+    try await withPosizioni(demo: false) { service, _ in
+      let company = numericCF("0412345052")
+      var records = [subjectRecord(company, "Bench S.p.A.", rep: marioRossi)]
+      for n in 0..<1_000 { records.append(positionRecord("49\(100_000_00 + n)", company)) }
+      for n in 0..<count {
+        records.append(paymentRecord("49\(100_000_00 + n % 1_000)", "F24-\(n)"))
+      }
+      let start = ContinuousClock.now
+      let summary = try await Caller.$current.withValue(ingestor) {
+        try await service.ingest(requests: stream(records), context: context(Method.ingest))
+      }
+      let elapsed = ContinuousClock.now - start
+      #expect(summary.accepted == Int64(records.count))
+      print("ingest in process: \(records.count) records in \(elapsed)")
     }
   }
 }
