@@ -466,6 +466,11 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
       }
       let decorrenza = CalendarDate(stored: try row.string("decorrenza")) ?? CalendarDate.of(now)
       let from = max(CalendarDate.of(now), decorrenza)
+      if let end = CalendarDate(stored: try row.optionalString("end_date")), end < from {
+        return refuse(
+          .failedPrecondition("the delega would end (\(end)) before it starts (\(from))"),
+          .rejected, "ended")
+      }
       try db.execute(
         """
         UPDATE deleghe_deleghe SET state = ?, effective_from = ?, activated_at = ?,
