@@ -119,6 +119,8 @@ let package = Package(
     .testTarget(
       name: "IdentityTests",
       dependencies: ["Identity", "Access", "Contracts", "RPC", "Storage", "Validation", "Server"]),
+    // Metrics rendering (Prometheus text), log masking and formats.
+    .testTarget(name: "ServerTests", dependencies: ["Server", "RPC"]),
     .testTarget(
       name: "PosizioniTests",
       dependencies: ["Posizioni", "Access", "Contracts", "RPC", "Storage", "Validation"]),

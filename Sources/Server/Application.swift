@@ -22,13 +22,16 @@ public final class Application: Sendable {
   public let services: [ServiceDefinition]
   /// Whether the demo data set was loaded at this start.
   public let loadedDemoData: Bool
+  /// Metrics and call logs; its interceptor is the outermost one of every domain service.
+  public let observability: Observability
   /// The outbox delivery worker (spool channel) and the deleghe clock; cancelled by `close`.
   let worker: Task<Void, Never>
 
   private init(
     configuration: Configuration, database: SQLiteDatabase, services: [ServiceDefinition],
-    loadedDemoData: Bool, clock: any CallClock
+    loadedDemoData: Bool, clock: any CallClock, observability: Observability
   ) {
+    self.observability = observability
     self.configuration = configuration
     self.database = database
     self.services = services
@@ -42,8 +45,10 @@ public final class Application: Sendable {
   /// Validates `configuration`, opens the database (running migrations), loads trusted keys
   /// (creating the development key in development mode), bootstraps the configured IDM
   /// managers and, when asked, the demo data.
-  public static func start(_ configuration: Configuration, clock: any CallClock = SystemClock())
-    async throws -> Application
+  public static func start(
+    _ configuration: Configuration, clock: any CallClock = SystemClock(),
+    observability: Observability = Observability()
+  ) async throws -> Application
   {
     try configuration.validate()
     let verifiers = try makeVerifiers(configuration)
@@ -59,6 +64,7 @@ public final class Application: Sendable {
         loaded = try await DemoData.loadIfEmpty(into: database, now: clock.now())
       }
       let interceptors: [any ServerInterceptor] = [
+        observability.interceptor,
         ErrorMappingInterceptor(),
         AuthenticationInterceptor(
           verifiers: verifiers, serviceIdentities: configuration.serviceIdentities, clock: clock),
@@ -85,7 +91,7 @@ public final class Application: Sendable {
           posizioni.serviceDefinition.intercepted(by: interceptors),
           deleghe.serviceDefinition.intercepted(by: interceptors),
         ],
-        loadedDemoData: loaded, clock: clock)
+        loadedDemoData: loaded, clock: clock, observability: observability)
     } catch {
       await database.close()
       throw error

@@ -43,11 +43,15 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         },
         certificate: context.peer.clientCertificate)
     } catch {
-      // The reason and the peer, never the token.
-      StatusMapping.log(
-        "refused \(context.method.path) from \(context.peer.address): \(error.message)")
+      // The reason and the peer, never the token. Under ObservabilityInterceptor the call's
+      // structured log line carries them (status UNAUTHENTICATED, error = the reason).
+      if CallObservation.current == nil {
+        StatusMapping.log(
+          "refused \(context.method.path) from \(context.peer.address): \(error.message)")
+      }
       throw error
     }
+    CallObservation.current?.setCaller(caller)
     try await Caller.$current.withValue(caller) { try await next() }
   }
 

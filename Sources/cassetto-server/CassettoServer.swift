@@ -118,6 +118,15 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "Seconds in-flight calls may take to finish after SIGTERM/SIGINT.")
   var shutdownGrace: Int = 10
 
+  @Option(
+    help: ArgumentHelp(
+      "Admin HTTP/1.1 listener, HOST:PORT, serving GET /metrics (Prometheus) and GET /healthz (default: off; e.g. 127.0.0.1:9090).",
+      discussion: "Port 0 picks a free port; the bound address is printed as 'cassetto-server admin listening on HOST:PORT'."))
+  var adminListen: String?
+
+  @Option(help: "Per-call log lines on standard error: json, logfmt or none.")
+  var logFormat: String = "logfmt"
+
   func validate() throws {
     guard (try? ListenAddress(listen)) != nil else {
       throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'")
@@ -132,6 +141,13 @@ struct CassettoServer: AsyncParsableCommand {
     if maxConcurrentStreams < 1 { throw ValidationError("--max-concurrent-streams must be ≥ 1") }
     if maxHeaderListSize < 1024 { throw ValidationError("--max-header-list-size must be ≥ 1024") }
     if let eventLoops, eventLoops < 1 { throw ValidationError("--event-loops must be ≥ 1") }
+    if let adminListen, (try? ListenAddress(adminListen)) == nil {
+      throw ValidationError(
+        "--admin-listen must be HOST:PORT with a port in 0...65535, got '\(adminListen)'")
+    }
+    if LogFormat(rawValue: logFormat) == nil {
+      throw ValidationError("--log-format must be json, logfmt or none, got '\(logFormat)'")
+    }
     do {
       try applicationConfiguration().validate()
     } catch {
@@ -171,15 +187,32 @@ struct CassettoServer: AsyncParsableCommand {
       printError(
         "cassetto-server: DEVELOPMENT MODE: trusting the development key in \(dataDir); never use --dev in production")
     }
-    let application = try await Application.start(try applicationConfiguration())
+    let observability = Observability(
+      logger: StructuredLogger(format: LogFormat(rawValue: logFormat) ?? .logfmt))
+    let application = try await Application.start(
+      try applicationConfiguration(), observability: observability)
     if application.loadedDemoData {
       printError("cassetto-server: loaded the demo data set (cassetto demo prints tokens)")
     }
     var services: [ServiceDefinition] = application.services
+    // The domain services are observed already (Application); health and reflection are here.
+    // The interop TestService is not (conformance and raw-throughput benchmarks).
+    let observed = [observability.interceptor]
     if interop { services.append(InteropTestService().serviceDefinition) }
     let health = HealthService()
-    services.append(health.serviceDefinition)
-    services.append(contentsOf: ReflectionService.definitions(serving: services))
+    services.append(health.serviceDefinition.intercepted(by: observed))
+    services.append(
+      contentsOf: ReflectionService.definitions(serving: services).map {
+        $0.intercepted(by: observed)
+      })
+    var admin: AdminListener? = nil
+    if let adminListen {
+      let address = try ListenAddress(adminListen)
+      let listener = try AdminListener(
+        host: address.host, port: address.port, metrics: { observability.metrics.render() })
+      print("cassetto-server admin listening on \(address.host):\(listener.port)")
+      admin = listener
+    }
 
     let server = try RPC.Server(configuration: configuration, services: services)
     try server.start()
@@ -194,6 +227,7 @@ struct CassettoServer: AsyncParsableCommand {
     }
     await server.waitUntilStopped()
     signals.cancel()
+    admin?.stop()
     await application.close()
   }
 }

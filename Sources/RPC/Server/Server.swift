@@ -190,6 +190,7 @@ final class ServerLoop: EventLoopHandler, EventLoopClosable, @unchecked Sendable
         let connection = try ServerSocketConnection(
           fd: accepted.fd, peer: accepted.peer, loop: loop, owner: self, tls: tls)
         connections[ObjectIdentifier(connection)] = connection
+        ConnectionCounters.opened()  // metrics hook (ConnectionCounters.swift)
         try connection.start()
       } catch {
         close(accepted.fd)
@@ -203,7 +204,9 @@ final class ServerLoop: EventLoopHandler, EventLoopClosable, @unchecked Sendable
   }
 
   func connectionClosed(_ connection: ServerSocketConnection) {
-    connections[ObjectIdentifier(connection)] = nil
+    if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+      ConnectionCounters.closed()  // metrics hook (ConnectionCounters.swift)
+    }
     if shuttingDown && connections.isEmpty { loop.stop() }
   }
 
