@@ -38,7 +38,14 @@ public final class Application: Sendable {
     self.loadedDemoData = loadedDemoData
     let channel = SpoolChannel(directory: configuration.spoolDirectory)
     self.worker = Task.detached {
-      await OutboxWorker.run(database: database, clock: clock, channel: channel)
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask {
+          await OutboxWorker.run(database: database, clock: clock, channel: channel)
+        }
+        group.addTask {
+          await OutboxBacklogSampler.run(database: database, metrics: observability.metrics)
+        }
+      }
     }
   }
 

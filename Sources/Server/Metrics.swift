@@ -14,7 +14,7 @@ import Synchronization
 /// | `cassetto_connections_open` / `cassetto_connections_accepted_total` | gauge / counter | — |
 /// | `cassetto_outbox_backlog` | gauge | — (undelivered outbox messages, sampled) |
 /// | `cassetto_outbox_delivery_failures_total` | counter | — |
-/// | `cassetto_database_query_seconds` | histogram | — |
+/// | `cassetto_database_query_seconds` | histogram | — (the sampler's probe read) |
 ///
 /// Cost per call: one dictionary lookup under a mutex (method → its statistics, created on the
 /// first call), then one short critical section on that method's own mutex at the start and
@@ -30,7 +30,8 @@ public final class Metrics: Sendable {
   public let outboxBacklog = Gauge()
   /// Failed outbox delivery attempts.
   public let outboxDeliveryFailures = Gauge()
-  /// Database statement latency.
+  /// Database latency: the outbox backlog sampler's read, every 5 s (statement-level timing
+  /// would need a hook in Storage).
   public let databaseLatency = Histogram(buckets: Metrics.latencyBuckets)
   /// Open connections, read when rendering (default: the RPC server's process-wide counters).
   let connections: @Sendable () -> (open: Int, accepted: Int)
@@ -95,7 +96,9 @@ public final class Metrics: Sendable {
       "cassetto_outbox_delivery_failures_total", "Failed outbox delivery attempts.",
       type: "counter")
     out.sample("cassetto_outbox_delivery_failures_total", value: outboxDeliveryFailures.value)
-    out.header("cassetto_database_query_seconds", "Database statement latency.", type: "histogram")
+    out.header(
+      "cassetto_database_query_seconds", "Database read latency (periodic probe read).",
+      type: "histogram")
     out.histogram("cassetto_database_query_seconds", labels: [], databaseLatency.snapshot())
     return out.text
   }
