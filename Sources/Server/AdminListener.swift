@@ -45,8 +45,11 @@ public final class AdminListener: @unchecked Sendable {
       throw AdminListenerError("cannot resolve --admin-listen host '\(host)'")
     }
     defer { freeaddrinfo(info) }
-    let socketFD = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard socketFD >= 0 else { throw AdminListenerError("socket: \(String(cString: strerror(errno)))") }
+    let socketFD = socket(
+      first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard socketFD >= 0 else {
+      throw AdminListenerError("socket: \(String(cString: strerror(errno)))")
+    }
     var one: Int32 = 1
     setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
     guard bind(socketFD, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0,

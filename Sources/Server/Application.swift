@@ -40,7 +40,9 @@ public final class Application: Sendable {
     self.worker = Task.detached {
       await withTaskGroup(of: Void.self) { group in
         group.addTask {
-          await OutboxWorker.run(database: database, clock: clock, channel: channel)
+          await OutboxWorker.run(
+            database: database, clock: clock, channel: channel,
+            deliveryFailures: observability.metrics.outboxDeliveryFailures)
         }
         group.addTask {
           await OutboxBacklogSampler.run(database: database, metrics: observability.metrics)

@@ -105,7 +105,9 @@ public final class StructuredLogger: Sendable {
       case "\r": out += "\\r"
       case "\t": out += "\\t"
       default:
-        if scalar.value < 0x20 { out += "\\u{\(String(scalar.value, radix: 16))}" } else {
+        if scalar.value < 0x20 {
+          out += "\\u{\(String(scalar.value, radix: 16))}"
+        } else {
           out.unicodeScalars.append(scalar)
         }
       }

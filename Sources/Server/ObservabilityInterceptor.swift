@@ -6,7 +6,9 @@ public final class Observability: Sendable {
   public let metrics: Metrics
   public let logger: StructuredLogger
 
-  public init(metrics: Metrics = Metrics(), logger: StructuredLogger = StructuredLogger(format: .none)) {
+  public init(
+    metrics: Metrics = Metrics(), logger: StructuredLogger = StructuredLogger(format: .none)
+  ) {
     self.metrics = metrics
     self.logger = logger
   }

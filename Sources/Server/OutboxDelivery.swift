@@ -57,14 +57,17 @@ public struct SpoolChannel: Sendable {
 public enum OutboxWorker {
   public static func run(
     database: any Database, clock: any CallClock, channel: SpoolChannel,
-    interval: Duration = .milliseconds(200), expiryEvery: TimeInterval = 10
+    interval: Duration = .milliseconds(200), expiryEvery: TimeInterval = 10,
+    deliveryFailures: Gauge? = nil
   ) async {
     var lastExpiry = Date.distantPast
     while !Task.isCancelled {
       do {
         let now = clock.now()
         let expire = now.timeIntervalSince(lastExpiry) >= expiryEvery
-        try await tick(database: database, clock: clock, channel: channel, expire: expire)
+        try await tick(
+          database: database, clock: clock, channel: channel, expire: expire,
+          deliveryFailures: deliveryFailures)
         if expire { lastExpiry = now }
       } catch is CancellationError {
         return
@@ -78,7 +81,8 @@ public enum OutboxWorker {
   /// One pass; returns how many messages were delivered.
   @discardableResult
   public static func tick(
-    database: any Database, clock: any CallClock, channel: SpoolChannel, expire: Bool = true
+    database: any Database, clock: any CallClock, channel: SpoolChannel, expire: Bool = true,
+    deliveryFailures: Gauge? = nil
   ) async throws -> Int {
     let now = clock.now()
     // A read first, so an idle worker does not take the single writer five times a second.
@@ -99,6 +103,7 @@ public enum OutboxWorker {
         try await database.write { db in try Outbox.markDelivered(id: entry.id, at: now, in: db) }
         delivered += 1
       } catch {
+        deliveryFailures?.increment()  // cassetto_outbox_delivery_failures_total
         let backoff = min(3600, 30 * pow(2, Double(max(0, entry.attempts - 1))))
         try await database.write { db in
           try Outbox.markFailed(

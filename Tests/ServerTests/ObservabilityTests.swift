@@ -8,7 +8,8 @@ import Testing
   @Test func countersHistogramAndInFlightPerMethodAndStatus() {
     let metrics = Metrics(connections: { (open: 3, accepted: 7) })
     let search = metrics.statistics(
-      for: MethodDescriptor(service: "cassetto.posizioni.v1.Posizioni", method: "Search", kind: .unary))
+      for: MethodDescriptor(
+        service: "cassetto.posizioni.v1.Posizioni", method: "Search", kind: .unary))
     search.callStarted()
     search.callEnded(.ok, seconds: 0.0009765625)  // 2^-10: exact sums
     search.callStarted()
