@@ -120,7 +120,8 @@ let package = Package(
       name: "IdentityTests",
       dependencies: ["Identity", "Access", "Contracts", "RPC", "Storage", "Validation", "Server"]),
     // Metrics rendering (Prometheus text), log masking and formats.
-    .testTarget(name: "ServerTests", dependencies: ["Server", "RPC", "Access", "Storage", "Validation"]),
+    .testTarget(
+      name: "ServerTests", dependencies: ["Server", "RPC", "Access", "Storage", "Validation"]),
     .testTarget(
       name: "PosizioniTests",
       dependencies: ["Posizioni", "Access", "Contracts", "RPC", "Storage", "Validation"]),
