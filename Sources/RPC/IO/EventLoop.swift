@@ -39,6 +39,9 @@ package final class EventLoop: @unchecked Sendable {
   private let epollFD: Int32
   private let wakeFD: Int32
   private let queue = Mutex<[@Sendable () -> Void]>([])
+  /// `pthread_self()` of the loop's thread once it runs (0 before): work submitted from the
+  /// loop itself needs no eventfd wake-up, the loop drains its queue before it sleeps.
+  private let loopThread = Atomic<UInt>(0)
   private var handlers: [Int32: EventLoopHandler] = [:]
   private var timers: [EventLoopTimer] = []  // binary min-heap on deadline
   /// Cancelled timers still in the heap (most call deadlines are cancelled long before they
@@ -97,10 +100,15 @@ package final class EventLoop: @unchecked Sendable {
       q.append(work)
       return q.count == 1
     }
-    if wasEmpty {
+    if wasEmpty && !isLoopThread {
       var one: UInt64 = 1
       _ = write(wakeFD, &one, 8)
     }
+  }
+
+  /// Whether the caller runs on this loop's thread.
+  package var isLoopThread: Bool {
+    loopThread.load(ordering: .relaxed) == UInt(pthread_self())
   }
 
   /// Registers `callback` to run (on the loop thread) once the loop has stopped.
@@ -173,6 +181,7 @@ package final class EventLoop: @unchecked Sendable {
   // MARK: The loop
 
   private func run() {
+    loopThread.store(UInt(pthread_self()), ordering: .relaxed)
     var events = [epoll_event](repeating: epoll_event(), count: 256)
     while running {
       let timeout = nextTimeoutMilliseconds()
@@ -309,5 +318,16 @@ package enum IOError: Error, CustomStringConvertible {
     case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
     case .address(let text): "cannot resolve address \(text)"
     }
+  }
+}
+
+/// The loop as a task executor: tasks created with `Task(executorPreference: loop)` run their
+/// jobs on the loop's thread, between I/O events, instead of on the cooperative pool — no
+/// thread hop to start a handler or to hand its result back (``ServerConfiguration``'s
+/// `runsHandlersOnEventLoops`). A job that blocks blocks the loop's connections.
+extension EventLoop: TaskExecutor {
+  package func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    execute { [self] in job.runSynchronously(on: asUnownedTaskExecutor()) }
   }
 }

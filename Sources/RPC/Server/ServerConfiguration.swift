@@ -64,9 +64,31 @@ public struct ServerConfiguration: Sendable {
     self.compressResponsesByDefault = compressResponsesByDefault
   }
 
-  /// The number of online processors (at least 1).
+  /// Run service handlers as tasks on the event loop of their connection (a task executor
+  /// preference) instead of the global cooperative pool: a call that does not suspend then
+  /// costs no thread hop at all, the largest per-call cost on a loaded core (see
+  /// docs/performance.md). Only for services whose handlers never block (no synchronous
+  /// disk or database work): a blocking handler stalls every connection of its loop.
+  /// Handlers that `await` other executors still hop back to the loop to continue.
+  public var runsHandlersOnEventLoops = false
+
+  /// The number of processors this process may run on (at least 1): on Linux the CPUs of
+  /// its affinity mask (`sched_getaffinity`), so `taskset -c 0 cassetto-server` gets one
+  /// event loop; elsewhere, or if the mask cannot be read, the online processors.
   public static var processorCount: Int {
-    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    #if os(Linux)
+      // Glibc declares sched_getaffinity only under _GNU_SOURCE, which Swift's Glibc module
+      // does not define: look the symbol up instead.
+      typealias GetAffinity = @convention(c) (Int32, Int, UnsafeMutableRawPointer) -> Int32
+      if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_getaffinity") {
+        let getAffinity = unsafeBitCast(symbol, to: GetAffinity.self)
+        var mask = [UInt64](repeating: 0, count: 16)  // 1024 CPUs, glibc's cpu_set_t
+        let rc = mask.withUnsafeMutableBytes { getAffinity(0, $0.count, $0.baseAddress!) }
+        let count = mask.reduce(0) { $0 + $1.nonzeroBitCount }
+        if rc == 0 && count > 0 { return count }
+      }
+    #endif
+    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
   }
 
   /// Throws `ServerConfigurationError` for values that cannot work.
