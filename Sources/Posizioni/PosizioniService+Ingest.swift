@@ -26,9 +26,6 @@ struct IngestOutcome: Sendable {
 }
 
 extension PosizioniService {
-  /// Records are written in transactions of this many (one audit event each): few commits
-  /// (each one a durable fsync), small enough to keep memory flat.
-  static let ingestBatchSize = 5000
   /// At most this many per-record errors are returned; the counts stay exact.
   static let maximumRecordErrors = 1000
   /// Natural keys remembered across batches of one stream (references checked without a read).
@@ -40,7 +37,8 @@ extension PosizioniService {
   /// nothing changed. Each record is validated on its own; a refused record (bad field, a
   /// position whose subject is unknown, a payment whose position is unknown) is answered by
   /// index, field and message and the good ones are kept. Records are written in batches of
-  /// ``ingestBatchSize``, each one write transaction with multi-row upserts and one audit event.
+  /// `ingestBatchSize` (20,000 by default), each one write transaction with multi-row upserts
+  /// and one audit event.
   public func ingest(
     requests: RequestStream<Cassetto_Posizioni_V1_IngestRecord>, context: ServerContext
   ) async throws -> Cassetto_Posizioni_V1_IngestSummary {
@@ -108,7 +106,7 @@ extension PosizioniService {
             refused.append((index, violation.field, violation.description))
           }
         }
-        if batch.count >= Self.ingestBatchSize { try await flush() }
+        if batch.count >= ingestBatchSize { try await flush() }
       }
       try await flush()
       try await flush()
@@ -224,8 +222,12 @@ extension PosizioniService {
       // Payments whose position exists.
       var positionExists: [String: Bool] = [:]
       for matricola in positionOrder { positionExists[matricola] = true }
-      var versamenti: [String: ValidVersamento] = [:]
-      var versamentoOrder: [String] = []
+      struct PaymentKey: Hashable {
+        var channel: Int32
+        var reference: String
+      }
+      var versamenti: [PaymentKey: ValidVersamento] = [:]
+      var versamentoOrder: [PaymentKey] = []
       for (index, versamento) in batch.versamenti {
         let exists: Bool
         if let known = positionExists[versamento.matricola] {
@@ -249,7 +251,7 @@ extension PosizioniService {
           continue
         }
         outcome.versamenti += 1
-        let key = "\(versamento.channel.rawValue)|\(versamento.reference)"
+        let key = PaymentKey(channel: versamento.channel.rawValue, reference: versamento.reference)
         if versamenti.updateValue(versamento, forKey: key) == nil { versamentoOrder.append(key) }
       }
       try Self.upsert(

@@ -20,15 +20,20 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   let clock: any CallClock
   let access: any PositionAccess
   let newID: @Sendable () -> String
+  /// `Ingest` writes its records in transactions of this many (one audit event each): few
+  /// commits, each rewriting the index pages it touched, and memory still flat.
+  let ingestBatchSize: Int
 
   public init(
     database: any Database, clock: any CallClock, access: any PositionAccess,
-    newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }
+    newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
+    ingestBatchSize: Int = 20_000
   ) {
     self.database = database
     self.clock = clock
     self.access = access
     self.newID = newID
+    self.ingestBatchSize = max(1, ingestBatchSize)
   }
 
   // MARK: Search and detail

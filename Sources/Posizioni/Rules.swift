@@ -74,6 +74,13 @@ enum PosizioniRules {
 
   /// A matricola: 1–20 letters and digits, stored uppercase.
   static func matricola(_ text: String, field: String) throws(FieldViolation) -> String {
+    // Fast path (the ingest's common case): already 1–20 uppercase letters and digits.
+    let bytes = text.utf8
+    if (1...20).contains(bytes.count),
+      bytes.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) })
+    {
+      return text
+    }
     let value = text.trimmingCharacters(in: .whitespaces).uppercased()
     guard !value.isEmpty else { throw FieldViolation(field: field, description: "required") }
     guard value.count <= 20,
@@ -86,12 +93,22 @@ enum PosizioniRules {
 
   /// A competence period `YYYY-MM` (years 1900–2199).
   static func period(_ text: String, field: String) throws(FieldViolation) -> String {
-    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-    guard text.utf8.count == 7, parts.count == 2, parts[0].count == 4, parts[1].count == 2,
-      let year = Int(parts[0]), let month = Int(parts[1]), (1900...2199).contains(year),
-      (1...12).contains(month)
+    let bytes = Array(text.utf8)
+    func digit(_ i: Int) -> Int? {
+      (0x30...0x39).contains(bytes[i]) ? Int(bytes[i] - 0x30) : nil
+    }
+    guard bytes.count == 7, bytes[4] == UInt8(ascii: "-"), let y0 = digit(0), let y1 = digit(1),
+      let y2 = digit(2), let y3 = digit(3), let m0 = digit(5), let m1 = digit(6),
+      (1900...2199).contains(y0 * 1000 + y1 * 100 + y2 * 10 + y3), (1...12).contains(m0 * 10 + m1)
     else { throw FieldViolation(field: field, description: "must be a period YYYY-MM") }
     return text
+  }
+
+  /// `text` without leading and trailing spaces; no copy when there are none.
+  static func trimmed(_ text: String) -> String {
+    guard let first = text.utf8.first, let last = text.utf8.last else { return text }
+    if (0x21..<0x80).contains(first) && (0x21..<0x80).contains(last) { return text }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
   static func date(_ date: Google_Type_Date?, field: String, required: Bool)
@@ -113,7 +130,7 @@ enum PosizioniRules {
     let cf = try check { () throws(FieldViolation) in
       try CodiceFiscale(record.fiscalCode, field: prefix + ".fiscal_code").value
     }
-    let name = record.name.trimmingCharacters(in: .whitespacesAndNewlines)
+    let name = trimmed(record.name)
     if name.isEmpty {
       check.add(field: prefix + ".name", "required")
     } else if name.count > maximumNameLength {
@@ -178,7 +195,7 @@ enum PosizioniRules {
     let sede = try check { () throws(FieldViolation) in
       try SedeCode(record.sede, field: prefix + ".sede").value
     }
-    let description = record.description.trimmingCharacters(in: .whitespacesAndNewlines)
+    let description = trimmed(record.description)
     if description.count > maximumDescriptionLength {
       check.add(field: prefix + ".description", "at most \(maximumDescriptionLength) characters")
     }
@@ -212,7 +229,7 @@ enum PosizioniRules {
     case .f24, .bancaItalia: break
     default: check.add(field: prefix + ".channel", "must be CHANNEL_F24 or CHANNEL_BANCA_ITALIA")
     }
-    let reference = record.reference.trimmingCharacters(in: .whitespaces)
+    let reference = trimmed(record.reference)
     if reference.isEmpty {
       check.add(field: prefix + ".reference", "required")
     } else if reference.utf8.count > maximumReferenceLength {

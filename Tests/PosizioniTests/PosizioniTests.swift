@@ -86,11 +86,12 @@ import Validation
   }
 
   @Test func reIngestIsIdempotentAndUpdatesByNaturalKey() async throws {
-    try await withPosizioni(demo: false) { service, database in
+    // Batches of 1,000: references are checked across batches written one after the other.
+    try await withPosizioni(demo: false, batchSize: 1_000) { service, database in
       let company = numericCF("0412345052")
       var records = [subjectRecord(company, "Alfa S.r.l.", rep: marioRossi)]
       records.append(positionRecord("7000000001", company))
-      // More than one batch of payments.
+      // Six batches of payments.
       for n in 0..<5_500 { records.append(paymentRecord("7000000001", "R-\(n)")) }
       for _ in 0..<2 {
         let summary = try await Caller.$current.withValue(ingestor) {

@@ -58,7 +58,8 @@ func person(_ cf: String) -> Caller {
 /// A fresh database with the Posizioni schema, a service on it (operator 7500 SIENA:
 /// `operatorSiena`) and, if asked, the demo data.
 func withPosizioni(
-  demo: Bool = true, _ body: (PosizioniService, SQLiteDatabase) async throws -> Void
+  demo: Bool = true, batchSize: Int = 20_000,
+  _ body: (PosizioniService, SQLiteDatabase) async throws -> Void
 ) async throws {
   let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent(
     "posizioni-tests-\(UUID().uuidString)")
@@ -68,7 +69,8 @@ func withPosizioni(
   do {
     let service = PosizioniService(
       database: database, clock: FixedClock(testNow),
-      access: BasicPositionAccess(operators: FixedOperators(roles: [operatorSiena: ["7500"]])))
+      access: BasicPositionAccess(operators: FixedOperators(roles: [operatorSiena: ["7500"]])),
+      ingestBatchSize: batchSize)
     if demo { #expect(try await service.loadDemoDataIfEmpty()) }
     try await body(service, database)
     await database.close()
