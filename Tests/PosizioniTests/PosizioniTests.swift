@@ -197,6 +197,29 @@ import Validation
     }
   }
 
+  @Test func aPositionAddedBetweenPagesNeitherRepeatsNorShiftsThem() async throws {
+    try await withPosizioni { service, _ in
+      let first = try await search(service, as: reader) { $0.pageSize = 3 }
+      // A new position, and an update of one already listed, between the two pages.
+      let records = [
+        positionRecord("7000000099", PosizioniDemoData.acme),
+        positionRecord("7012345601", PosizioniDemoData.acme),
+      ]
+      _ = try await Caller.$current.withValue(ingestor) {
+        try await service.ingest(requests: stream(records), context: context(Method.ingest))
+      }
+      let second = try await search(service, as: reader) {
+        $0.pageSize = 10
+        $0.pageToken = first.nextPageToken
+      }
+      #expect(first.posizioni.map(\.matricola) == ["7012345601", "7512345602", "7598765401"])
+      #expect(
+        second.posizioni.map(\.matricola) == [
+          "G750000101", "G750000102", "G750000201", "7000000099",
+        ])
+    }
+  }
+
   @Test func badFiltersAreRefusedByField() async throws {
     try await withPosizioni { service, _ in
       do {
