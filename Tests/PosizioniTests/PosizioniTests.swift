@@ -220,6 +220,19 @@ import Validation
     }
   }
 
+  @Test func aBackEndWithoutTheReadPermissionIsRefused() async throws {
+    try await withPosizioni { service, _ in
+      await #expect(throws: AccessError.self) { try await search(service, as: ingestor) }
+      var request = Cassetto_Posizioni_V1_GetPosizioneRequest()
+      request.matricola = "7012345601"
+      await #expect(throws: AccessError.notFound("no position 7012345601 visible to the caller")) {
+        try await Caller.$current.withValue(ingestor) {
+          try await service.getPosizione(request: request, context: context(Method.getPosizione))
+        }
+      }
+    }
+  }
+
   @Test func badFiltersAreRefusedByField() async throws {
     try await withPosizioni { service, _ in
       do {
