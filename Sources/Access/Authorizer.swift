@@ -337,7 +337,7 @@ public struct Authorizer: Sendable {
 
 /// The Authorizer is the full ``PositionAccess`` (owners, operators of the sede, back-ends
 /// granted `posizioni.read`, and delegates through ``Authorizer/decide(person:function:position:subject:at:)``):
-/// the composition root hands it to Posizioni in place of ``BasicPositionAccess``.
+/// the composition root hands it to Posizioni.
 extension Authorizer: PositionAccess {
   public func scope(for caller: Caller, at instant: Date) async throws -> PositionScope {
     switch caller {

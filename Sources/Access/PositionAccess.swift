@@ -3,17 +3,8 @@ import Foundation
 // Who sees which positions (API.md, Calling conventions, "Who sees a position"), as ONE seam:
 // the Posizioni module asks a ``PositionAccess`` for a caller's ``PositionScope`` (to search)
 // or for one decision (to read one position), and never decides visibility itself. The
-// composition root wires ``BasicPositionAccess`` today (owners, operators of the sede,
-// back-ends granted `posizioni.read`); the deleghe Authorizer replaces it to add the persons
-// an active delega covers, without touching Posizioni.
-
-/// Operator roles per sede; implemented by the Identity module.
-public protocol OperatorDirectory: Sendable {
-  /// Whether `fiscalCode` holds an active operator role at `sede`.
-  func isOperator(fiscalCode: String, sede: String) async throws -> Bool
-  /// The sedi where `fiscalCode` holds an active operator role.
-  func operatorSedi(fiscalCode: String) async throws -> Set<String>
-}
+// composition root wires the ``Authorizer`` (owners, operators of the sede, back-ends granted
+// `posizioni.read`, persons an active delega covers): the one rule, in one place.
 
 /// What a caller may see, as a set description a store can turn into one query.
 public struct PositionScope: Sendable, Hashable {
@@ -59,36 +50,4 @@ public protocol PositionAccess: Sendable {
   /// Whether `caller` may read `position` (of `subject`) at `instant`.
   func mayRead(_ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date)
     async throws -> Bool
-}
-
-/// Owners, operators of the sede, back-ends granted `posizioni.read`; deny by default.
-/// Deleghe are not considered (the deleghe Authorizer extends this rule).
-public struct BasicPositionAccess: PositionAccess {
-  let operators: any OperatorDirectory
-
-  public init(operators: any OperatorDirectory) { self.operators = operators }
-
-  public func scope(for caller: Caller, at instant: Date) async throws -> PositionScope {
-    switch caller {
-    case .anonymous: return .none
-    case .service(let service):
-      return service.has(.posizioniRead) ? PositionScope(all: true) : .none
-    case .person(let person):
-      let cf = person.codiceFiscale.value
-      return PositionScope(owner: cf, sedi: try await operators.operatorSedi(fiscalCode: cf))
-    }
-  }
-
-  public func mayRead(
-    _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
-  ) async throws -> Bool {
-    switch caller {
-    case .anonymous: return false
-    case .service(let service): return service.has(.posizioniRead)
-    case .person(let person):
-      let cf = person.codiceFiscale.value
-      if subject.isOwner(cf) { return true }
-      return try await operators.isOperator(fiscalCode: cf, sede: position.sedeCode)
-    }
-  }
 }

@@ -129,3 +129,46 @@ func paymentRecord(
   record.versamento = payment
   return record
 }
+
+// A simple visibility rule for Posizioni's own tests (owners, operators of the sede,
+// back-ends granted `posizioni.read`; no deleghe): the server wires the full Authorizer.
+
+/// Operator roles per sede (a test double stands in for the Identity tables).
+protocol OperatorDirectory: Sendable {
+  /// Whether `fiscalCode` holds an active operator role at `sede`.
+  func isOperator(fiscalCode: String, sede: String) async throws -> Bool
+  /// The sedi where `fiscalCode` holds an active operator role.
+  func operatorSedi(fiscalCode: String) async throws -> Set<String>
+}
+
+/// Owners, operators of the sede, back-ends granted `posizioni.read`; deny by default.
+/// Deleghe are not considered (the deleghe Authorizer extends this rule).
+struct BasicPositionAccess: PositionAccess {
+  let operators: any OperatorDirectory
+
+  init(operators: any OperatorDirectory) { self.operators = operators }
+
+  func scope(for caller: Caller, at instant: Date) async throws -> PositionScope {
+    switch caller {
+    case .anonymous: return .none
+    case .service(let service):
+      return service.has(.posizioniRead) ? PositionScope(all: true) : .none
+    case .person(let person):
+      let cf = person.codiceFiscale.value
+      return PositionScope(owner: cf, sedi: try await operators.operatorSedi(fiscalCode: cf))
+    }
+  }
+
+  func mayRead(
+    _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
+  ) async throws -> Bool {
+    switch caller {
+    case .anonymous: return false
+    case .service(let service): return service.has(.posizioniRead)
+    case .person(let person):
+      let cf = person.codiceFiscale.value
+      if subject.isOwner(cf) { return true }
+      return try await operators.isOperator(fiscalCode: cf, sede: position.sedeCode)
+    }
+  }
+}
