@@ -10,6 +10,8 @@ let systemLibraries: [Target] = [
     name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
   .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
   .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+  .systemLibrary(
+    name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 ]
 
 let package = Package(
@@ -68,8 +70,8 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "Access", "Contracts", "Deleghe", "Identity", "Posizioni", "RPC", "Security", "SideServices",
-        "Interop", "Storage", "Validation",
+        "Access", "CCurl", "Contracts", "Deleghe", "Identity", "Posizioni", "RPC", "Security",
+        "SideServices", "Interop", "Storage", "Validation",
       ]
     ),
     // `cassetto`: development tokens, demo tokens, audit verification.

@@ -36,13 +36,16 @@ public final class Application: Sendable {
     self.database = database
     self.services = services
     self.loadedDemoData = loadedDemoData
-    let channel = SpoolChannel(directory: configuration.spoolDirectory)
+    let channel: any OutboxDeliveryChannel =
+      configuration.smtp.map { SMTPChannel(sender: SMTPSender(configuration: $0)) }
+      ?? SpoolChannel(directory: configuration.spoolDirectory)
+    let retryBase = configuration.outboxRetryBase
     self.worker = Task.detached {
       await withTaskGroup(of: Void.self) { group in
         group.addTask {
           await OutboxWorker.run(
             database: database, clock: clock, channel: channel,
-            deliveryFailures: observability.metrics.outboxDeliveryFailures)
+            deliveryFailures: observability.metrics.outboxDeliveryFailures, retryBase: retryBase)
         }
         group.addTask {
           await OutboxBacklogSampler.run(database: database, metrics: observability.metrics)

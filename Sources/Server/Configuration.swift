@@ -29,6 +29,10 @@ public struct Configuration: Sendable {
   public var idmManagers: [IDMManagerBootstrap]
   /// Cut-over dates the rules compare the call's date with.
   public var cutover: CutoverDates
+  /// The configured SMTP channel of the outbox worker; `nil` keeps the spool (default).
+  public var smtp: SMTPConfiguration? = nil
+  /// First retry delay of a failed delivery, in seconds; it doubles per attempt (≤ 1 hour).
+  public var outboxRetryBase: TimeInterval = 30
 
   /// Default `aud`: the name the gateway issues Cassetto's tokens for.
   public static let defaultAudience = "cassetto"
@@ -84,6 +88,10 @@ public struct Configuration: Sendable {
         "the development issuer is accepted only in development mode (--dev)")
     }
     if !(0...600).contains(clockSkew) { throw .invalid("--clock-skew must be 0…600 seconds") }
+    try smtp?.validate()
+    if !(0.1...3600).contains(outboxRetryBase) {
+      throw .invalid("--outbox-retry-base must be 0.1…3600 seconds")
+    }
     if loadDemoData && !developmentMode {
       throw .invalid("--demo loads well-known identities: only with --dev")
     }

@@ -3,14 +3,25 @@ import Deleghe
 import Foundation
 import Storage
 
+/// A way to deliver outbox messages: the spool (default) or SMTP (``SMTPChannel``).
+public protocol OutboxDeliveryChannel: Sendable {
+  /// Delivers `entry`; returns the relay's acceptance receipt when there is one.
+  func send(_ entry: OutboxEntry, at now: Date) async throws -> String?
+}
+
 /// The outbox delivery worker's default channel: each due message becomes one `.eml` file
 /// (RFC 5322, UTF-8 text body) in `<data-dir>/spool/`, named `<outbox id>.eml`, written to a
 /// temporary name and renamed so a reader never sees half a file. A developer — and the
-/// tests — read the OTP there. (SMTP through libcurl is a later step of issue 4.)
-public struct SpoolChannel: Sendable {
+/// tests — read the OTP there. `--smtp-url` replaces it with ``SMTPChannel``.
+public struct SpoolChannel: OutboxDeliveryChannel {
   public let directory: String
 
   public init(directory: String) { self.directory = directory }
+
+  public func send(_ entry: OutboxEntry, at now: Date) async throws -> String? {
+    try deliver(entry, at: now)
+    return nil
+  }
 
   public func deliver(_ entry: OutboxEntry, at now: Date) throws {
     try FileManager.default.createDirectory(
@@ -51,14 +62,15 @@ public struct SpoolChannel: Sendable {
 }
 
 /// The background worker: every `interval`, claims due outbox messages, delivers them on the
-/// spool channel and marks them delivered (or failed, retried after a backoff); every
+/// channel (spool or SMTP) and marks them delivered, with the relay's receipt (or failed,
+/// retried after `retryBase · 2^(attempts-1)` seconds, at most an hour); every
 /// `expiryEvery` seconds it also runs the deleghe clock transitions (``DelegheExpiry``; the
 /// OTP RPCs also expire a pending request themselves). Runs until its task is cancelled.
 public enum OutboxWorker {
   public static func run(
-    database: any Database, clock: any CallClock, channel: SpoolChannel,
+    database: any Database, clock: any CallClock, channel: any OutboxDeliveryChannel,
     interval: Duration = .milliseconds(200), expiryEvery: TimeInterval = 10,
-    deliveryFailures: Gauge? = nil
+    deliveryFailures: Gauge? = nil, retryBase: TimeInterval = 30
   ) async {
     var lastExpiry = Date.distantPast
     while !Task.isCancelled {
@@ -67,7 +79,7 @@ public enum OutboxWorker {
         let expire = now.timeIntervalSince(lastExpiry) >= expiryEvery
         try await tick(
           database: database, clock: clock, channel: channel, expire: expire,
-          deliveryFailures: deliveryFailures)
+          deliveryFailures: deliveryFailures, retryBase: retryBase)
         if expire { lastExpiry = now }
       } catch is CancellationError {
         return
@@ -81,8 +93,8 @@ public enum OutboxWorker {
   /// One pass; returns how many messages were delivered.
   @discardableResult
   public static func tick(
-    database: any Database, clock: any CallClock, channel: SpoolChannel, expire: Bool = true,
-    deliveryFailures: Gauge? = nil
+    database: any Database, clock: any CallClock, channel: any OutboxDeliveryChannel,
+    expire: Bool = true, deliveryFailures: Gauge? = nil, retryBase: TimeInterval = 30
   ) async throws -> Int {
     let now = clock.now()
     // A read first, so an idle worker does not take the single writer five times a second.
@@ -99,12 +111,15 @@ public enum OutboxWorker {
     var delivered = 0
     for entry in due {
       do {
-        try channel.deliver(entry, at: now)
-        try await database.write { db in try Outbox.markDelivered(id: entry.id, at: now, in: db) }
+        let receipt = try await channel.send(entry, at: now)
+        try await database.write { db in
+          try Outbox.markDelivered(id: entry.id, at: now, receipt: receipt, in: db)
+        }
         delivered += 1
       } catch {
         deliveryFailures?.increment()  // cassetto_outbox_delivery_failures_total
-        let backoff = min(3600, 30 * pow(2, Double(max(0, entry.attempts - 1))))
+        StatusMapping.log("outbox \(entry.id): delivery attempt \(entry.attempts) failed: \(error)")
+        let backoff = min(3600, retryBase * pow(2, Double(max(0, entry.attempts - 1))))
         try await database.write { db in
           try Outbox.markFailed(
             id: entry.id, error: "\(error)", retryAt: now.addingTimeInterval(backoff), in: db)

@@ -90,10 +90,15 @@ public enum Outbox {
     return claimed
   }
 
-  /// Records a successful delivery; the message is never claimed again.
-  public static func markDelivered(id: Int64, at now: Date, in db: any WriteContext) throws {
+  /// Records a successful delivery; the message is never claimed again. `receipt` is the
+  /// relay's final reply (SMTP acceptance), kept in `last_error` of the delivered row (on a
+  /// delivered row that column holds the receipt, or NULL for the spool).
+  public static func markDelivered(
+    id: Int64, at now: Date, receipt: String? = nil, in db: any WriteContext
+  ) throws {
     try db.execute(
-      "UPDATE outbox_messages SET delivered_at = ?, last_error = NULL WHERE id = ?", [now, id])
+      "UPDATE outbox_messages SET delivered_at = ?, last_error = ? WHERE id = ?",
+      [now, receipt, id])
   }
 
   /// Records a failed attempt; the message is due again at `retryAt`.

@@ -130,6 +130,30 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "Per-call log lines on standard error: json, logfmt or none.")
   var logFormat: String = "logfmt"
 
+  @Option(
+    help: ArgumentHelp(
+      "Deliver outbox messages (PEC, e-mail) through this SMTP relay: smtp://HOST:PORT or smtps://HOST:PORT.",
+      discussion: "Without it, messages are written as .eml files in DATA_DIR/spool."))
+  var smtpUrl: String?
+
+  @Option(help: "SMTP user name (with --smtp-password-file).")
+  var smtpUser: String?
+
+  @Option(help: "File holding the SMTP password (never give a password on the command line).")
+  var smtpPasswordFile: String?
+
+  @Option(help: "Envelope sender and From: address of outbox messages sent by SMTP.")
+  var smtpFrom: String = "noreply@cassetto.invalid"
+
+  @Flag(help: "Require STARTTLS on an smtp:// relay.")
+  var smtpStarttls = false
+
+  @Option(help: "PEM CA bundle to verify the SMTP relay's certificate (default: the system's).")
+  var smtpCaFile: String?
+
+  @Option(help: "Seconds before the first retry of a failed delivery; doubles per attempt (≤ 1 hour).")
+  var outboxRetryBase: Double = 30
+
   func validate() throws {
     guard (try? ListenAddress(listen)) != nil else {
       throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'")
@@ -160,7 +184,7 @@ struct CassettoServer: AsyncParsableCommand {
 
   /// The domain configuration from the flags.
   func applicationConfiguration() throws -> Configuration {
-    Configuration(
+    var configuration = Configuration(
       dataDirectory: dataDir, databasePath: database, developmentMode: dev,
       loadDemoData: demo ?? dev, trustedKeyFiles: trustedKeys, tokenIssuer: tokenIssuer,
       tokenAudience: tokenAudience, clockSkew: TimeInterval(clockSkew),
@@ -170,6 +194,23 @@ struct CassettoServer: AsyncParsableCommand {
         gdpOldChannelEnd: try CutoverDates.parseDate(gdpOldChannelEnd, flag: "--gdp-old-channel-end"),
         legacyEnablementsUntil: try CutoverDates.parseDate(
           legacyEnablementsUntil, flag: "--legacy-enablements-until")))
+    configuration.outboxRetryBase = outboxRetryBase
+    if let smtpUrl {
+      var password: String? = nil
+      if let smtpPasswordFile {
+        guard let data = FileManager.default.contents(atPath: smtpPasswordFile),
+          let text = String(data: data, encoding: .utf8)
+        else { throw ConfigurationError.invalid("--smtp-password-file: cannot read \(smtpPasswordFile)") }
+        password = text.trimmingCharacters(in: .newlines)
+      }
+      configuration.smtp = SMTPConfiguration(
+        url: smtpUrl, from: smtpFrom, username: smtpUser, password: password,
+        startTLS: smtpStarttls, caFile: smtpCaFile)
+    } else if smtpUser != nil || smtpPasswordFile != nil || smtpStarttls || smtpCaFile != nil {
+      throw ConfigurationError.invalid(
+        "--smtp-user, --smtp-password-file, --smtp-starttls and --smtp-ca-file need --smtp-url")
+    }
+    return configuration
   }
 
   func run() async throws {
