@@ -12,6 +12,7 @@ let systemLibraries: [Target] = [
   .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
   .systemLibrary(
     name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+  .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
 ]
 
 let package = Package(
@@ -61,7 +62,7 @@ let package = Package(
     // Deleghe: delegation, sub-delegation, OTP by PEC, CheckAccess (cassetto.deleghe.v1).
     .target(
       name: "Deleghe",
-      dependencies: ["Access", "Contracts", "RPC", "Security", "Storage", "Validation"]),
+      dependencies: ["Access", "CCairo", "Contracts", "RPC", "Security", "Storage", "Validation"]),
     // Contribution positions and the drawer: subjects, positions, payments, ingestion,
     // search; cassetto.posizioni.v1.Posizioni.
     .target(

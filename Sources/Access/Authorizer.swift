@@ -72,6 +72,29 @@ public enum ProfileScope: String, Sendable, Hashable, CaseIterable {
   }
 }
 
+/// One active professional-register (albo) entry of a person, as printed on documents.
+public struct AlboEntry: Sendable, Hashable {
+  /// The register, in words ("Consulenti del lavoro", ...).
+  public var albo: String
+  /// The provincial order (ordine) and the registration number.
+  public var ordine: String
+  public var registrationNumber: String
+  /// The person's name as the register knows it.
+  public var givenName: String
+  public var familyName: String
+
+  public init(
+    albo: String, ordine: String, registrationNumber: String, givenName: String = "",
+    familyName: String = ""
+  ) {
+    self.albo = albo
+    self.ordine = ordine
+    self.registrationNumber = registrationNumber
+    self.givenName = givenName
+    self.familyName = familyName
+  }
+}
+
 /// What Identity knows about a person, as the rule needs it (read fresh on every decision).
 public struct PersonEnablements: Sendable, Hashable {
   /// Scopes of active SC65 or SC62 enablements.
@@ -82,6 +105,8 @@ public struct PersonEnablements: Sendable, Hashable {
   public var operatorSedi: Set<String>
   /// Whether the person has an active professional-register (albo) entry.
   public var activeAlbo: Bool
+  /// The active albo entries themselves (for documents such as the delega form).
+  public var alboEntries: [AlboEntry] = []
   /// Administrations (fiscal codes) for which the person holds an active imported legacy
   /// GDP enablement.
   public var legacyGDPAdministrations: Set<String>

@@ -383,8 +383,83 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
     request: Cassetto_Deleghe_V1_GetDelegaFormRequest,
     responses: ResponseWriter<Cassetto_Deleghe_V1_DelegaFormChunk>, context: ServerContext
   ) async throws {
-    throw DelegheError.unimplemented("GetDelegaForm (the PDF form) is not implemented yet")
+    let cf = try Caller.current.requirePerson().codiceFiscale.value
+    let now = clock.now()
+    guard let row = try await database.read({ db in try DelegheStore.row(id: request.id, in: db) })
+    else { throw AccessError.notFound("no such delega") }
+    let message = try DelegheStore.message(row)
+    let subject = try await positions.subject(fiscalCode: message.subjectFiscalCode)
+    // The intermediary of the delega and the subject's owner (legal representative or altro
+    // responsabile, who is the delegant) may print it; anyone else: NOT_FOUND.
+    let isDelegate = message.delegate?.fiscalCode == cf
+    let isOwner = message.delegant?.fiscalCode == cf || (subject?.isOwner(cf) ?? false)
+    guard isDelegate || isOwner else { throw AccessError.notFound("no such delega") }
+    guard message.kind == .intermediario else {
+      throw DelegheError.failedPrecondition(
+        "only a delega a intermediario has a printable form (this one is \(message.kind))")
+    }
+    let delegate = message.delegate ?? Cassetto_Deleghe_V1_Party()
+    let delegant = message.delegant ?? Cassetto_Deleghe_V1_Party()
+    let entries = try await authorizer.enablements.enablements(of: delegate.fiscalCode)
+      .alboEntries
+    let albo =
+      entries.isEmpty
+      ? "nessuna iscrizione attiva alla data di produzione"
+      : entries.map { "\($0.albo), ordine di \($0.ordine), iscrizione n. \($0.registrationNumber)" }
+        .joined(separator: "; ")
+    func name(_ p: Cassetto_Deleghe_V1_Party) -> String {
+      let n = [p.givenName, p.familyName].filter { !$0.isEmpty }.joined(separator: " ")
+      return n.isEmpty ? p.fiscalCode : n
+    }
+    var intermediaryName = name(delegate)
+    if intermediaryName == delegate.fiscalCode, let entry = entries.first {
+      let n = [entry.givenName, entry.familyName].filter { !$0.isEmpty }.joined(separator: " ")
+      if !n.isEmpty { intermediaryName = n }
+    }
+    func day(_ d: Google_Type_Date?) -> String {
+      guard let d, d.year > 0 else { return "" }
+      return String(format: "%02d/%02d/%04d", d.day, d.month, d.year)
+    }
+    let positionsText: String
+    if case .matricola(let m)? = message.scope?.target {
+      positionsText = "posizione con matricola \(m)"
+    } else {
+      let all = try await positions.positions(ofSubject: message.subjectFiscalCode)
+        .map(\.matricola).sorted()
+      positionsText =
+        "tutte le posizioni del soggetto"
+        + (all.isEmpty ? "" : " (ad oggi: \(all.joined(separator: ", ")))")
+    }
+    let rome = TimeZone(identifier: "Europe/Rome") ?? .gmt
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "it_IT")
+    formatter.timeZone = rome
+    formatter.dateFormat = "dd/MM/yyyy HH:mm"
+    let form = DelegaFormPDF(
+      delegaID: message.id,
+      intermediary: .init(name: intermediaryName, fiscalCode: delegate.fiscalCode), albo: albo,
+      subject: .init(
+        name: subject?.name ?? message.subjectFiscalCode,
+        fiscalCode: message.subjectFiscalCode),
+      legalRepresentative: .init(name: name(delegant), fiscalCode: delegant.fiscalCode),
+      positions: positionsText, decorrenza: day(message.decorrenza),
+      endDate: message.endDate.map { day($0) } ?? "a tempo indeterminato (fino a revoca)",
+      producedAt: formatter.string(from: now) + " (ora di Roma)")
+    // A one-page form renders in a few milliseconds; it runs inline.
+    let pdf = try form.render()
+    var offset = 0
+    while offset < pdf.count {
+      let end = min(offset + Self.formChunkSize, pdf.count)
+      var chunk = Cassetto_Deleghe_V1_DelegaFormChunk()
+      chunk.data = Array(pdf[offset..<end])
+      if offset == 0 { chunk.contentType = "application/pdf" }
+      try await responses.write(chunk)
+      offset = end
+    }
   }
+
+  /// Largest `DelegaFormChunk.data`.
+  static let formChunkSize = 64 * 1024
 
   /// The intermediary's pending delega `id`, or NOT_FOUND / PERMISSION_DENIED.
   func pendingAsDelegate(_ id: String, cf: String) async throws {

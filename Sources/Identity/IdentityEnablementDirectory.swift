@@ -30,8 +30,24 @@ public struct IdentityEnablementDirectory: EnablementDirectory {
         }
       }
       result.operatorSedi = try IdentityStore.sedi(where: fiscalCode, holds: .operator, in: db)
-      result.activeAlbo = try IdentityStore.isIntermediary(fiscalCode, in: db)
+      let albo = try IdentityStore.activeAlboRegistrations(of: fiscalCode, in: db)
+      result.activeAlbo = !albo.isEmpty
+      result.alboEntries = albo.map {
+        AlboEntry(
+          albo: Self.alboName($0.albo), ordine: $0.ordine,
+          registrationNumber: $0.registrationNumber, givenName: $0.givenName,
+          familyName: $0.familyName)
+      }
       return result
+    }
+  }
+
+  static func alboName(_ albo: Cassetto_Identity_V1_Albo) -> String {
+    switch albo {
+    case .consulentiLavoro: "Consulenti del lavoro"
+    case .dottoriCommercialisti: "Dottori commercialisti ed esperti contabili"
+    case .avvocati: "Avvocati"
+    default: "Albo professionale"
     }
   }
 

@@ -424,6 +424,4 @@ def test_list_get_and_check_access_callers(env):
         timeout=15).allowed
     assert fails(lambda: call(env, "CheckAccess", pb.CheckAccessRequest(matricola=M1), OWNER)) \
         .code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert fails(lambda: list(env.stub.GetDelegaForm(
-        pb.GetDelegaFormRequest(id=ids[0]), metadata=env.people.metadata(INTER), timeout=15))) \
-        .code() == grpc.StatusCode.UNIMPLEMENTED
+    # GetDelegaForm (the PDF form): test_delega_form.py.

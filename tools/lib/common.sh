@@ -3,7 +3,8 @@
 # The Debian packages the build needs (headers and code generators).
 CASSETTO_BUILD_PACKAGES=(
   pkg-config libnghttp2-dev libssl-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
-  protobuf-compiler libprotobuf-dev libprotoc-dev zlib1g-dev libcurl4-openssl-dev
+  protobuf-compiler libprotobuf-dev libprotoc-dev zlib1g-dev libcairo2-dev fonts-dejavu-core
+  libcurl4-openssl-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
