@@ -380,14 +380,40 @@ extension Authorizer: PositionAccess {
   public func mayRead(
     _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
   ) async throws -> Bool {
+    try await readDecision(caller, position: position, subject: subject, at: instant).allowed
+  }
+
+  public func readDecision(
+    _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
+  ) async throws -> PositionReadDecision {
     switch caller {
-    case .anonymous: return false
-    case .service(let service): return service.has(.posizioniRead)
+    case .anonymous: return PositionReadDecision(allowed: false)
+    case .service(let service):
+      return service.has(.posizioniRead)
+        ? PositionReadDecision(allowed: true, chain: "service:\(Permission.posizioniRead)")
+        : PositionReadDecision(allowed: false)
     case .person(let person):
-      return try await decide(
+      let decision = try await decide(
         person: person.codiceFiscale.value, function: .readPosition, position: position,
-        subject: subject, at: instant
-      ).allowed
+        subject: subject, at: instant)
+      guard decision.allowed else { return PositionReadDecision(allowed: false) }
+      return PositionReadDecision(allowed: true, chain: decision.chain.auditText)
     }
   }
+}
+
+extension [AccessGrant] {
+  /// The chain as audit text: `owner:CF`, `sede:CODE`, `delega:ID`, `subdelega:ID`,
+  /// `legacy-gdp:CF`, joined by ` > `.
+  public var auditText: String {
+    map { grant in
+      switch grant {
+      case .owner(let cf): "owner:\(cf)"
+      case .sedeOperator(let sede): "sede:\(sede)"
+      case .delega(let id): "delega:\(id)"
+      case .subdelega(let id): "subdelega:\(id)"
+      case .legacyGDP(let cf): "legacy-gdp:\(cf)"
+      }
+    }.joined(separator: " > ")
+}
 }

@@ -50,4 +50,30 @@ public protocol PositionAccess: Sendable {
   /// Whether `caller` may read `position` (of `subject`) at `instant`.
   func mayRead(_ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date)
     async throws -> Bool
+  /// The same decision with the chain that grants it, as audit text (e.g. `delega:ID`);
+  /// `nil` chain when the rule does not say. Default: ``mayRead(_:position:subject:at:)``.
+  func readDecision(
+    _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
+  ) async throws -> PositionReadDecision
+}
+
+/// A read decision with the chain that grants it, for the access audit (issue 5 item 7).
+public struct PositionReadDecision: Sendable, Hashable {
+  public var allowed: Bool
+  /// The grant chain as text (links joined by ` > `), `nil` when unknown or denied.
+  public var chain: String?
+
+  public init(allowed: Bool, chain: String? = nil) {
+    self.allowed = allowed
+    self.chain = chain
+  }
+}
+
+extension PositionAccess {
+  public func readDecision(
+    _ caller: Caller, position: PositionInfo, subject: SubjectInfo, at instant: Date
+  ) async throws -> PositionReadDecision {
+    PositionReadDecision(
+      allowed: try await mayRead(caller, position: position, subject: subject, at: instant))
+  }
 }

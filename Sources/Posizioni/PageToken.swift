@@ -46,3 +46,29 @@ enum PageToken {
     return String(hash, radix: 16)
   }
 }
+
+extension PageToken {
+  /// A token for a `(period, seq)` key (lists ordered by period, then ingestion order).
+  static func encodeKey(period: String, seq: Int64, filter: String) -> String {
+    encode(after: seq, filter: filter + "|" + period).withPeriod(period)
+  }
+
+  /// The `(period, seq)` to continue after; `nil` for an empty token.
+  static func decodeKey(_ token: String, filter: String) throws(ValidationError)
+    -> (period: String, seq: Int64)?
+  {
+    guard !token.isEmpty else { return nil }
+    let parts = token.split(separator: ".", maxSplits: 1)
+    guard parts.count == 2, let data = Data(base64Encoded: String(parts[0])),
+      case let period = String(decoding: data, as: UTF8.self), period.utf8.count == 7
+    else { throw .field("page_token", "not a page token from this list") }
+    let seq = try decode(String(parts[1]), filter: filter + "|" + period)
+    return (period, seq)
+  }
+}
+
+extension String {
+  fileprivate func withPeriod(_ period: String) -> String {
+    Data(period.utf8).base64EncodedString() + "." + self
+  }
+}

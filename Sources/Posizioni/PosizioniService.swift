@@ -156,26 +156,43 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   ) async throws -> Cassetto_Posizioni_V1_Posizione {
     let caller = Caller.current
     try caller.requireAuthenticated()
-    return try await visiblePosition(request.matricola, caller: caller)
+    return try await visiblePosition(request.matricola, caller: caller, action: Method.getPosizione)
   }
 
   /// The position `matricola` if it exists and `caller` may see it; `NOT_FOUND` otherwise
-  /// (the same answer for both: no existence leak).
-  func visiblePosition(_ text: String, caller: Caller) async throws
+  /// (the same answer for both: no existence leak). Every answer, granted or refused, writes
+  /// one access audit event naming the caller, the grant chain and `action` (issue 5 item 7).
+  func visiblePosition(_ text: String, caller: Caller, action: MethodDescriptor) async throws
     -> Cassetto_Posizioni_V1_Posizione
   {
     let matricola = try PosizioniRules.matricola(text, field: "matricola")
     let notFound = AccessError.notFound("no position \(matricola) visible to the caller")
-    guard
-      let position = try await database.read({ db in
-        try PosizioniStore.position(matricola: matricola, in: db)
-      }), let subject = position.subject
-    else { throw notFound }
-    guard
-      try await access.mayRead(
-        caller, position: position.info, subject: subject.info, at: clock.now())
-    else { throw notFound }
+    let now = clock.now()
+    var decision = PositionReadDecision(allowed: false)
+    let position = try await database.read({ db in
+      try PosizioniStore.position(matricola: matricola, in: db)
+    })
+    if let position, let subject = position.subject {
+      decision = try await access.readDecision(
+        caller, position: position.info, subject: subject.info, at: now)
+    }
+    try await auditRead(
+      caller: caller, action: action, matricola: matricola, decision: decision, at: now)
+    guard decision.allowed, let position else { throw notFound }
     return position
+  }
+
+  /// One access audit event for a read of `matricola`: outcome success or denied.
+  func auditRead(
+    caller: Caller, action: MethodDescriptor, matricola: String, decision: PositionReadDecision,
+    at now: Date
+  ) async throws {
+    let event = AuditEvent(
+      id: newID(), time: now, actor: caller.actorID, action: action.path,
+      subject: "posizione:\(matricola)", delegaChain: decision.allowed ? decision.chain : nil,
+      outcome: decision.allowed ? .success : .denied,
+      details: AuditEvent.json(["matricola": matricola]))
+    try await database.write { db in _ = try AuditLog.append(event, in: db) }
   }
 
   // MARK: Not implemented yet
@@ -188,22 +205,10 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     async throws -> Cassetto_Posizioni_V1_Menu
   { throw Self.unimplemented(Method.getMenu) }
 
-  public func getDatiSintetici(
-    request: Cassetto_Posizioni_V1_GetDatiSinteticiRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_DatiSintetici {
-    throw Self.unimplemented(Method.getDatiSintetici)
-  }
-
   public func listEvidenze(
     request: Cassetto_Posizioni_V1_ListEvidenzeRequest, context: ServerContext
   ) async throws -> Cassetto_Posizioni_V1_ListEvidenzeResponse {
     throw Self.unimplemented(Method.listEvidenze)
-  }
-
-  public func listVersamenti(
-    request: Cassetto_Posizioni_V1_ListVersamentiRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_ListVersamentiResponse {
-    throw Self.unimplemented(Method.listVersamenti)
   }
 
   public func listNoteRettifica(

@@ -1,0 +1,119 @@
+import Access
+import Contracts
+import Foundation
+import RPC
+import Storage
+import Validation
+
+// Payments of one position and the position's summary (issue 5 item 3). Both read one
+// visible position through ``PosizioniService/visiblePosition(_:caller:action:)`` (which
+// writes the access audit event) and then its payments.
+extension PosizioniService {
+  public func listVersamenti(
+    request: Cassetto_Posizioni_V1_ListVersamentiRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_ListVersamentiResponse {
+    let caller = Caller.current
+    try caller.requireAuthenticated()
+    var check = ViolationCollector()
+    let matricola = try check { () throws(FieldViolation) in
+      try PosizioniRules.matricola(request.matricola, field: "matricola")
+    }
+    let from = try check { () throws(FieldViolation) in
+      request.periodFrom.isEmpty
+        ? "" : try PosizioniRules.period(request.periodFrom, field: "period_from")
+    }
+    let to = try check { () throws(FieldViolation) in
+      request.periodTo.isEmpty
+        ? "" : try PosizioniRules.period(request.periodTo, field: "period_to")
+    }
+    if let from, let to, !from.isEmpty, !to.isEmpty, from > to {
+      check.add(FieldViolation(field: "period_to", description: "must not precede period_from"))
+    }
+    let pageSize = try check { () throws(FieldViolation) in
+      try PageToken.pageSize(request.pageSize)
+    }
+    var after: (period: String, seq: Int64)? = nil
+    if let matricola, let from, let to {
+      after = try check { () throws in
+        try PageToken.decodeKey(
+          request.pageToken, filter: Self.versamentiFingerprint(matricola, from, to))
+      } ?? nil
+    }
+    try check.throwIfAny()
+    guard let matricola, let from, let to, let pageSize else { return .init() }
+    _ = try await visiblePosition(matricola, caller: caller, action: Method.listVersamenti)
+    let start = after
+    return try await database.read { db in
+      var conditions = ["matricola = ?"]
+      var arguments: [any SQLConvertible] = [matricola]
+      if !from.isEmpty {
+        conditions.append("period >= ?")
+        arguments.append(from)
+      }
+      if !to.isEmpty {
+        conditions.append("period <= ?")
+        arguments.append(to)
+      }
+      if let start {
+        conditions.append("(period > ? OR (period = ? AND seq > ?))")
+        arguments.append(contentsOf: [start.period, start.period, start.seq] as [any SQLConvertible])
+      }
+      arguments.append(pageSize + 1)
+      let rows = try db.query(
+        """
+        SELECT seq, matricola, channel, reference, period, amount_cents, paid_on
+        FROM posizioni_versamenti WHERE \(conditions.joined(separator: " AND "))
+        ORDER BY period, seq LIMIT ?
+        """, arguments)
+      var response = Cassetto_Posizioni_V1_ListVersamentiResponse()
+      for row in rows.prefix(pageSize) { response.versamenti.append(try Self.versamento(row)) }
+      if rows.count > pageSize, let last = rows.prefix(pageSize).last {
+        response.nextPageToken = PageToken.encodeKey(
+          period: try last.string("period"), seq: try last.int64("seq"),
+          filter: Self.versamentiFingerprint(matricola, from, to))
+      }
+      return response
+    }
+  }
+
+  /// Summary of one position. From ingested data: the last payment (latest payment date,
+  /// then latest ingested). Debt balance, declarations with errors and open alerts need data
+  /// not ingested yet and answer 0 (docs/posizioni.md).
+  public func getDatiSintetici(
+    request: Cassetto_Posizioni_V1_GetDatiSinteticiRequest, context: ServerContext
+  ) async throws -> Cassetto_Posizioni_V1_DatiSintetici {
+    let caller = Caller.current
+    try caller.requireAuthenticated()
+    let position = try await visiblePosition(
+      request.matricola, caller: caller, action: Method.getDatiSintetici)
+    let matricola = position.matricola
+    return try await database.read { db in
+      var summary = Cassetto_Posizioni_V1_DatiSintetici()
+      summary.matricola = matricola
+      if let row = try db.queryFirst(
+        """
+        SELECT seq, matricola, channel, reference, period, amount_cents, paid_on
+        FROM posizioni_versamenti WHERE matricola = ? ORDER BY paid_on DESC, seq DESC LIMIT 1
+        """, [matricola])
+      {
+        summary.lastPayment = try Self.versamento(row)
+      }
+      return summary
+    }
+  }
+
+  static func versamentiFingerprint(_ matricola: String, _ from: String, _ to: String) -> String {
+    "versamenti|\(matricola)|\(from)|\(to)"
+  }
+
+  static func versamento(_ row: Row) throws -> Cassetto_Posizioni_V1_Versamento {
+    var payment = Cassetto_Posizioni_V1_Versamento()
+    payment.matricola = try row.string("matricola")
+    payment.channel = .init(rawValue: try row.decode("channel", as: Int32.self))
+    payment.reference = try row.string("reference")
+    payment.period = try row.string("period")
+    payment.amountCents = try row.int64("amount_cents")
+    payment.paidOn = Google_Type_Date(iso: try row.string("paid_on"))
+    return payment
+  }
+}
