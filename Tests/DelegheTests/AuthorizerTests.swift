@@ -294,4 +294,24 @@ func delega(
       for: .person(Person(codiceFiscale: try CodiceFiscale(employee))), at: now)
     #expect(scope.matricole == [privata.matricola, privata2.matricola])
   }
+
+  @Test func readDecisionNamesTheChainForTheAudit() async throws {
+    let a = authorizer(deleghe: [
+      delega("p1", to: intermediary, kind: .intermediario),
+      delega("s1", to: subEmployee, kind: .subdelega, parent: "p1", delegant: intermediary),
+    ])
+    let subject = try #require(try await a.positions.subject(fiscalCode: company))
+    func decision(_ cf: String) async throws -> PositionReadDecision {
+      try await a.readDecision(
+        .person(Person(codiceFiscale: try CodiceFiscale(cf))), position: privata,
+        subject: subject, at: now)
+    }
+    #expect(
+      try await decision(subEmployee)
+        == PositionReadDecision(allowed: true, chain: "subdelega:s1 > delega:p1"))
+    #expect(try await decision(stranger) == PositionReadDecision(allowed: false))
+    #expect(try await a.mayRead(
+      .person(Person(codiceFiscale: try CodiceFiscale(subEmployee))), position: privata,
+      subject: subject, at: now))
+  }
 }
