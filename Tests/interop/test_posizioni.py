@@ -3,8 +3,10 @@ over mutual TLS (client certificate mapped with --service-identity to posizioni.
 records refused one by one with index and field while good ones are kept, idempotent
 re-ingest; SearchPosizioni / GetPosizione as the owner, as an operator of the sede and as a
 back-end with posizioni.read; NOT_FOUND for an unrelated person; UNAUTHENTICATED without a
-token; INVALID_ARGUMENT with google.rpc.BadRequest on bad filters; UNIMPLEMENTED for the RPCs
-not built yet. The server runs with --dev (demo data) in a temporary data directory."""
+token; INVALID_ARGUMENT with google.rpc.BadRequest on bad filters; ListVersamenti (period
+range, page tokens) and GetDatiSintetici with the same visibility; the access audit of every
+position read (granted or denied) read back from the SQLite file, and `cassetto audit-verify`
+still intact; UNIMPLEMENTED for the RPCs not built yet. The server runs with --dev (demo data) in a temporary data directory."""
 
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ def env(launch_cassetto, tmp_path_factory, cassetto_bin):
         people = IdentityClient(server, data, cassetto_bin, stubs.identity,
                                 channel=server.channel(client_cert=True))
         yield SimpleNamespace(
-            pb=stubs.pb, common=stubs.common, people=people,
+            pb=stubs.pb, common=stubs.common, people=people, data=data, bin=cassetto_bin,
             stub=stubs.grpc.PosizioniStub(people.channel),
             backend=stubs.grpc.PosizioniStub(backend_channel))
         backend_channel.close()
@@ -220,6 +222,89 @@ def test_bad_filters_are_invalid_argument(env):
 
 
 def test_not_yet_built_rpcs_are_unimplemented(env):
-    error = code_of(lambda: call(env, "ListVersamenti", env.pb.ListVersamentiRequest(
+    error = code_of(lambda: call(env, "ListEvidenze", env.pb.ListEvidenzeRequest(
         matricola="7012345601"), "legal-representative"))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def audit_rows(env, matricola):
+    import sqlite3
+    db = sqlite3.connect(f"file:{env.data / 'cassetto.sqlite'}?mode=ro", uri=True)
+    try:
+        return db.execute(
+            "SELECT actor, action, delega_chain, outcome FROM audit_events WHERE subject = ? "
+            "ORDER BY seq", (f"posizione:{matricola}",)).fetchall()
+    finally:
+        db.close()
+
+
+def test_list_versamenti_pages_a_period_range(env):
+    periods, token, pages = [], "", 0
+    while True:
+        page = call(env, "ListVersamenti", env.pb.ListVersamentiRequest(
+            matricola="7012345601", period_from="2025-02", period_to="2025-11", page_size=4,
+            page_token=token), "legal-representative")
+        periods += [v.period for v in page.versamenti]
+        assert all(v.amount_cents > 1_000_000 and v.channel == env.pb.CHANNEL_F24
+                   for v in page.versamenti)
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert periods == [f"2025-{m:02d}" for m in range(2, 12)]
+    assert pages == 3
+    # The operator of the sede and the back-end see them; a stranger and ROMA EUR do not.
+    siena = call(env, "ListVersamenti", env.pb.ListVersamentiRequest(matricola="G750000101"),
+                 "operator")
+    assert len(siena.versamenti) == 6
+    assert siena.versamenti[0].channel == env.pb.CHANNEL_BANCA_ITALIA
+    assert len(env.backend.ListVersamenti(env.pb.ListVersamentiRequest(
+        matricola="7012345601", page_size=100), timeout=15).versamenti) == 12
+    for who in (new_cf(), "operator-roma"):
+        error = code_of(lambda: call(env, "ListVersamenti", env.pb.ListVersamentiRequest(
+            matricola="G750000101"), who))
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+    error = code_of(lambda: call(env, "ListVersamenti", env.pb.ListVersamentiRequest(
+        matricola="7012345601", period_from="2025-13", period_to="2024-01"),
+        "legal-representative"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "period_from" in bad_request_fields(error)
+
+
+def test_dati_sintetici_last_payment(env):
+    summary = call(env, "GetDatiSintetici", env.pb.GetDatiSinteticiRequest(
+        matricola="7012345601"), "legal-representative")
+    assert summary.matricola == "7012345601"
+    assert summary.last_payment.period == "2025-12"
+    assert (summary.last_payment.paid_on.year, summary.last_payment.paid_on.month) == (2026, 1)
+    assert (summary.debt_balance_cents, summary.declarations_with_errors,
+            summary.open_alerts) == (0, 0, 0)
+    error = code_of(lambda: call(env, "GetDatiSintetici", env.pb.GetDatiSinteticiRequest(
+        matricola="7012345601"), new_cf()))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_every_position_read_is_audited(env):
+    owner = env.people.cf("legal-representative")
+    stranger = new_cf()
+    before = len(audit_rows(env, "7512345602"))
+    acme = call(env, "GetPosizione", env.pb.GetPosizioneRequest(matricola="7512345602"),
+                "legal-representative").subject_fiscal_code
+    call(env, "GetDatiSintetici", env.pb.GetDatiSinteticiRequest(matricola="7512345602"),
+         "legal-representative")
+    call(env, "ListVersamenti", env.pb.ListVersamentiRequest(matricola="7512345602"),
+         "legal-representative")
+    code_of(lambda: call(env, "ListVersamenti", env.pb.ListVersamentiRequest(
+        matricola="7512345602"), stranger))
+    rows = audit_rows(env, "7512345602")[before:]
+    service = "/cassetto.posizioni.v1.Posizioni/"
+    assert rows == [
+        (f"TINIT-{owner}", service + "GetPosizione", f"owner:{acme}", "success"),
+        (f"TINIT-{owner}", service + "GetDatiSintetici", f"owner:{acme}", "success"),
+        (f"TINIT-{owner}", service + "ListVersamenti", f"owner:{acme}", "success"),
+        (f"TINIT-{stranger}", service + "ListVersamenti", None, "denied"),
+    ]
+    verify = subprocess.run([str(env.bin / "cassetto"), "audit-verify", "--data-dir",
+                             str(env.data)], capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "intact" in verify.stdout
