@@ -77,19 +77,40 @@ extension PosizioniService {
   }
 
   /// Summary of one position. From ingested data: the last payment (latest payment date,
-  /// then latest ingested). Debt balance, declarations with errors and open alerts need data
+  /// then latest ingested), the total and count of the payments in the requested period
+  /// range (`INVALID_ARGUMENT` on a bad range, before visibility). Debt balance, declarations with errors and open alerts need data
   /// not ingested yet and answer 0 (docs/posizioni.md).
   public func getDatiSintetici(
     request: Cassetto_Posizioni_V1_GetDatiSinteticiRequest, context: ServerContext
   ) async throws -> Cassetto_Posizioni_V1_DatiSintetici {
     let caller = Caller.current
     try caller.requireAuthenticated()
+    let (from, to) = try Self.periodRange(request.periodFrom, request.periodTo)
     let position = try await visiblePosition(
       request.matricola, caller: caller, action: Method.getDatiSintetici)
     let matricola = position.matricola
     return try await database.read { db in
       var summary = Cassetto_Posizioni_V1_DatiSintetici()
       summary.matricola = matricola
+      var conditions = ["matricola = ?"]
+      var arguments: [any SQLConvertible] = [matricola]
+      if !from.isEmpty {
+        conditions.append("period >= ?")
+        arguments.append(from)
+      }
+      if !to.isEmpty {
+        conditions.append("period <= ?")
+        arguments.append(to)
+      }
+      if let totals = try db.queryFirst(
+        """
+        SELECT COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS total FROM posizioni_versamenti
+        WHERE \(conditions.joined(separator: " AND "))
+        """, arguments)
+      {
+        summary.paymentsCount = Int32(clamping: try totals.int64("n"))
+        summary.totalPaidCents = try totals.int64("total")
+      }
       if let row = try db.queryFirst(
         """
         SELECT seq, matricola, channel, reference, period, amount_cents, paid_on
@@ -100,6 +121,22 @@ extension PosizioniService {
       }
       return summary
     }
+  }
+
+  /// A valid inclusive period range (each bound may be empty), or `INVALID_ARGUMENT`.
+  static func periodRange(_ fromText: String, _ toText: String) throws -> (String, String) {
+    var check = ViolationCollector()
+    let from = try check { () throws(FieldViolation) in
+      fromText.isEmpty ? "" : try PosizioniRules.period(fromText, field: "period_from")
+    }
+    let to = try check { () throws(FieldViolation) in
+      toText.isEmpty ? "" : try PosizioniRules.period(toText, field: "period_to")
+    }
+    if let from, let to, !from.isEmpty, !to.isEmpty, from > to {
+      check.add(FieldViolation(field: "period_to", description: "must not precede period_from"))
+    }
+    try check.throwIfAny()
+    return (from ?? "", to ?? "")
   }
 
   static func versamentiFingerprint(_ matricola: String, _ from: String, _ to: String) -> String {

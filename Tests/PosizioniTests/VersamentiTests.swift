@@ -90,6 +90,27 @@ import Validation
       #expect(summary.matricola == "7012345601")
       #expect(summary.lastPayment?.period == "2025-12")
       #expect(summary.debtBalanceCents == 0 && summary.openAlerts == 0)
+      // All 12 payments of 2025, then March to May only (1,234,567 + month × 1,000 cents).
+      #expect(summary.paymentsCount == 12)
+      #expect(summary.totalPaidCents == 12 * 1_234_567 + 78 * 1_000)
+      request.periodFrom = "2025-03"
+      request.periodTo = "2025-05"
+      let spring = try await Caller.$current.withValue(reader) {
+        try await service.getDatiSintetici(
+          request: request, context: context(Method.getDatiSintetici))
+      }
+      #expect(spring.paymentsCount == 3)
+      #expect(spring.totalPaidCents == 3 * 1_234_567 + 12 * 1_000)
+      #expect(spring.lastPayment?.period == "2025-12")
+      request.periodFrom = "2025-06"
+      await #expect(throws: ValidationError.self) {
+        try await Caller.$current.withValue(reader) {
+          _ = try await service.getDatiSintetici(
+            request: request, context: context(Method.getDatiSintetici))
+        }
+      }
+      request.periodFrom = ""
+      request.periodTo = ""
       await #expect(throws: AccessError.self) {
         try await Caller.$current.withValue(person(stranger)) {
           _ = try await service.getDatiSintetici(
@@ -101,7 +122,7 @@ import Validation
       }
       #expect(
         records.filter { $0.event.action == Method.getDatiSintetici.path }.map(\.event.outcome)
-          == [.success, .denied])
+          == [.success, .success, .denied])
     }
   }
 }

@@ -279,6 +279,14 @@ def test_dati_sintetici_last_payment(env):
     assert (summary.last_payment.paid_on.year, summary.last_payment.paid_on.month) == (2026, 1)
     assert (summary.debt_balance_cents, summary.declarations_with_errors,
             summary.open_alerts) == (0, 0, 0)
+    assert (summary.payments_count, summary.total_paid_cents) == (12, 12 * 1_234_567 + 78_000)
+    spring = call(env, "GetDatiSintetici", env.pb.GetDatiSinteticiRequest(
+        matricola="7012345601", period_from="2025-03", period_to="2025-05"), "legal-representative")
+    assert (spring.payments_count, spring.total_paid_cents) == (3, 3 * 1_234_567 + 12_000)
+    error = code_of(lambda: call(env, "GetDatiSintetici", env.pb.GetDatiSinteticiRequest(
+        matricola="7012345601", period_from="2025-06", period_to="2025-05"),
+        "legal-representative"))
+    assert bad_request_fields(error) == ["period_to"]
     error = code_of(lambda: call(env, "GetDatiSintetici", env.pb.GetDatiSinteticiRequest(
         matricola="7012345601"), new_cf()))
     assert error.code() == grpc.StatusCode.NOT_FOUND

@@ -2879,7 +2879,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__menu_item__descriptor 
   (ProtobufCMessageInit) cassetto__posizioni__v1__menu_item__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__get_dati_sintetici_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__get_dati_sintetici_request__field_descriptors[3] =
 {
   {
     "matricola",
@@ -2893,14 +2893,40 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__get_dati_sintetic
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "period_from",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__GetDatiSinteticiRequest, period_from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period_to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__GetDatiSinteticiRequest, period_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__get_dati_sintetici_request__field_indices_by_name[] = {
   0,   /* field[0] = matricola */
+  1,   /* field[1] = period_from */
+  2,   /* field[2] = period_to */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__get_dati_sintetici_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__get_dati_sintetici_request__descriptor =
 {
@@ -2910,14 +2936,14 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__get_dati_sintetici_req
   "Cassetto__Posizioni__V1__GetDatiSinteticiRequest",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__GetDatiSinteticiRequest),
-  1,
+  3,
   cassetto__posizioni__v1__get_dati_sintetici_request__field_descriptors,
   cassetto__posizioni__v1__get_dati_sintetici_request__field_indices_by_name,
   1,  cassetto__posizioni__v1__get_dati_sintetici_request__number_ranges,
   (ProtobufCMessageInit) cassetto__posizioni__v1__get_dati_sintetici_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__dati_sintetici__field_descriptors[5] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__dati_sintetici__field_descriptors[7] =
 {
   {
     "matricola",
@@ -2979,6 +3005,30 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__dati_sintetici__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "total_paid_cents",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__DatiSintetici, total_paid_cents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payments_count",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__DatiSintetici, payments_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__dati_sintetici__field_indices_by_name[] = {
   1,   /* field[1] = debt_balance_cents */
@@ -2986,11 +3036,13 @@ static const unsigned cassetto__posizioni__v1__dati_sintetici__field_indices_by_
   2,   /* field[2] = last_payment */
   0,   /* field[0] = matricola */
   4,   /* field[4] = open_alerts */
+  6,   /* field[6] = payments_count */
+  5,   /* field[5] = total_paid_cents */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__dati_sintetici__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__dati_sintetici__descriptor =
 {
@@ -3000,7 +3052,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__dati_sintetici__descri
   "Cassetto__Posizioni__V1__DatiSintetici",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__DatiSintetici),
-  5,
+  7,
   cassetto__posizioni__v1__dati_sintetici__field_descriptors,
   cassetto__posizioni__v1__dati_sintetici__field_indices_by_name,
   1,  cassetto__posizioni__v1__dati_sintetici__number_ranges,

@@ -293,10 +293,16 @@ struct  Cassetto__Posizioni__V1__GetDatiSinteticiRequest
 {
   ProtobufCMessage base;
   char *matricola;
+  /*
+   * Inclusive range of periods, YYYY-MM, for total_paid_cents and payments_count; empty for
+   * no bound.
+   */
+  char *period_from;
+  char *period_to;
 };
 #define CASSETTO__POSIZIONI__V1__GET_DATI_SINTETICI_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__get_dati_sintetici_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Cassetto__Posizioni__V1__DatiSintetici
@@ -310,10 +316,16 @@ struct  Cassetto__Posizioni__V1__DatiSintetici
   Cassetto__Posizioni__V1__Versamento *last_payment;
   int32_t declarations_with_errors;
   int32_t open_alerts;
+  /*
+   * Sum of the amounts (euro cents) and number of the payments whose period is in the
+   * request's range.
+   */
+  int64_t total_paid_cents;
+  int32_t payments_count;
 };
 #define CASSETTO__POSIZIONI__V1__DATI_SINTETICI__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__dati_sintetici__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, NULL, 0, 0, 0, 0 }
 
 
 /*
