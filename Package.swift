@@ -24,6 +24,7 @@ let package = Package(
     .executable(name: "cassetto", targets: ["cassetto"]),
     .executable(name: "cassetto-interop-client", targets: ["cassetto-interop-client"]),
     .executable(name: "cassetto-load", targets: ["cassetto-load"]),
+    .executable(name: "bench-checkaccess", targets: ["bench-checkaccess"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -105,6 +106,15 @@ let package = Package(
         "RPC", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "tools/cassetto-load"
+    ),
+    // CheckAccess benchmark (issue 4): in-process Authorizer and gRPC, on a loaded database.
+    .executableTarget(
+      name: "bench-checkaccess",
+      dependencies: [
+        "Access", "Contracts", "Deleghe", "Identity", "Posizioni", "RPC", "Security", "Server",
+        "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "tools/bench-checkaccess"
     ),
     .executableTarget(
       name: "protoc-gen-cassetto",
