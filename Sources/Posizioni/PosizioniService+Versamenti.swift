@@ -44,16 +44,7 @@ extension PosizioniService {
     _ = try await visiblePosition(matricola, caller: caller, action: Method.listVersamenti)
     let start = after
     return try await database.read { db in
-      var conditions = ["matricola = ?"]
-      var arguments: [any SQLConvertible] = [matricola]
-      if !from.isEmpty {
-        conditions.append("period >= ?")
-        arguments.append(from)
-      }
-      if !to.isEmpty {
-        conditions.append("period <= ?")
-        arguments.append(to)
-      }
+      var (conditions, arguments) = Self.paymentConditions(matricola, from: from, to: to)
       if let start {
         conditions.append("(period > ? OR (period = ? AND seq > ?))")
         arguments.append(contentsOf: [start.period, start.period, start.seq] as [any SQLConvertible])
@@ -92,16 +83,7 @@ extension PosizioniService {
     return try await database.read { db in
       var summary = Cassetto_Posizioni_V1_DatiSintetici()
       summary.matricola = matricola
-      var conditions = ["matricola = ?"]
-      var arguments: [any SQLConvertible] = [matricola]
-      if !from.isEmpty {
-        conditions.append("period >= ?")
-        arguments.append(from)
-      }
-      if !to.isEmpty {
-        conditions.append("period <= ?")
-        arguments.append(to)
-      }
+      let (conditions, arguments) = Self.paymentConditions(matricola, from: from, to: to)
       if let totals = try db.queryFirst(
         """
         SELECT COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS total FROM posizioni_versamenti
@@ -124,6 +106,24 @@ extension PosizioniService {
   }
 
   /// A valid inclusive period range (each bound may be empty), or `INVALID_ARGUMENT`.
+  /// The WHERE conditions (and their arguments) selecting the payments of `matricola` in the
+  /// period range [`from`, `to`]; an empty bound is open.
+  static func paymentConditions(_ matricola: String, from: String, to: String)
+    -> (conditions: [String], arguments: [any SQLConvertible])
+  {
+    var conditions = ["matricola = ?"]
+    var arguments: [any SQLConvertible] = [matricola]
+    if !from.isEmpty {
+      conditions.append("period >= ?")
+      arguments.append(from)
+    }
+    if !to.isEmpty {
+      conditions.append("period <= ?")
+      arguments.append(to)
+    }
+    return (conditions, arguments)
+  }
+
   static func periodRange(_ fromText: String, _ toText: String) throws -> (String, String) {
     var check = ViolationCollector()
     let from = try check { () throws(FieldViolation) in
