@@ -278,9 +278,10 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
 
   func otpMessage(
     delega id: String, to pec: String, matricola: String, subject: SubjectInfo,
-    intermediary: String, otp: String,
+    intermediaryName name: String, intermediaryCode cf: String, otp: String,
     expires: Date
   ) -> OutboxMessage {
+    let intermediary = name.isEmpty ? cf : "\(name) (\(cf))"
     let body = """
       Gentile \(subject.name),
 
@@ -366,7 +367,7 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
       try Outbox.enqueue(
         otpMessage(
           delega: id, to: pec, matricola: notified, subject: subject,
-          intermediary: name.isEmpty ? cf : "\(name) (\(cf))", otp: otp, expires: expires),
+          intermediaryName: name, intermediaryCode: cf, otp: otp, expires: expires),
         at: now, in: db)
       guard let row = try DelegheStore.row(id: id, in: db) else {
         throw StorageError.corrupt("delega vanished after it was written")
@@ -626,7 +627,7 @@ public struct DelegheService: Cassetto_Deleghe_V1_DelegheHandler {
       try Outbox.enqueue(
         otpMessage(
           delega: id, to: pec, matricola: matricola, subject: subject,
-          intermediary: name.isEmpty ? cf : "\(name) (\(cf))", otp: otp, expires: expires),
+          intermediaryName: name, intermediaryCode: cf, otp: otp, expires: expires),
         at: now, in: db)
       guard let updated = try DelegheStore.row(id: id, in: db) else {
         throw StorageError.corrupt("delega vanished after it was written")
