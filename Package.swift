@@ -68,12 +68,17 @@ let package = Package(
     // search; cassetto.posizioni.v1.Posizioni.
     .target(
       name: "Posizioni", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
+    // Two-way communication 2.0 (richieste / quesiti), appointment agenda, communications
+    // from the institute, instant feedback; cassetto.ticketing.v1.Ticketing.
+    .target(
+      name: "Ticketing",
+      dependencies: ["Access", "CZlib", "Contracts", "RPC", "Security", "Storage", "Validation"]),
     // Composition root: configuration, authentication interceptor, error mapping, wiring.
     .target(
       name: "Server",
       dependencies: [
         "Access", "CCurl", "Contracts", "Deleghe", "Identity", "Posizioni", "RPC", "Security",
-        "SideServices", "Interop", "Storage", "Validation",
+        "SideServices", "Interop", "Storage", "Ticketing", "Validation",
       ]
     ),
     // `cassetto`: development tokens, demo tokens, audit verification.
@@ -138,6 +143,9 @@ let package = Package(
     .testTarget(
       name: "PosizioniTests",
       dependencies: ["Posizioni", "Access", "Contracts", "RPC", "Storage", "Validation"]),
+    .testTarget(
+      name: "TicketingTests",
+      dependencies: ["Ticketing", "Access", "Contracts", "RPC", "Storage", "Validation"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,7 @@ import Posizioni
 import RPC
 import Security
 import Storage
+import Ticketing
 import Validation
 
 /// The composition root: opens storage with every module's migrations, builds the
@@ -15,6 +16,7 @@ public final class Application: Sendable {
   /// Every migration of every domain module (Storage's own are applied by the engine).
   public static let migrations: [Migration] =
     IdentitySchema.migrations + PosizioniSchema.migrations + DelegheSchema.migrations
+    + TicketingSchema.migrations
 
   public let configuration: Configuration
   public let database: SQLiteDatabase
@@ -93,6 +95,9 @@ public final class Application: Sendable {
       let deleghe = DelegheService(
         database: database, clock: clock, authorizer: authorizer,
         otpKey: try OTPKey.loadOrCreate(at: configuration.otpKeyPath))
+      let ticketing = TicketingService(
+        richieste: RichiesteService(database: database, clock: clock, authorizer: authorizer),
+        agenda: AgendaService(database: database, clock: clock, authorizer: authorizer))
       if configuration.loadDemoData {
         try await posizioni.loadDemoDataIfEmpty()
       }
@@ -102,6 +107,7 @@ public final class Application: Sendable {
           identity.serviceDefinition.intercepted(by: interceptors),
           posizioni.serviceDefinition.intercepted(by: interceptors),
           deleghe.serviceDefinition.intercepted(by: interceptors),
+          ticketing.serviceDefinition.intercepted(by: interceptors),
         ],
         loadedDemoData: loaded, clock: clock, observability: observability)
     } catch {

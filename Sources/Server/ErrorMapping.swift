@@ -5,6 +5,7 @@ import Foundation
 import Identity
 import RPC
 import Storage
+import Ticketing
 import Validation
 
 /// The one place where errors become gRPC status (STYLE.md, convention 5; API.md, Errors):
@@ -19,6 +20,7 @@ import Validation
 /// | `IdentityError.alreadyExists` | `ALREADY_EXISTS` |
 /// | `IdentityError.failedPrecondition` | `FAILED_PRECONDITION` |
 /// | `DelegheError.failedPrecondition` / `.resourceExhausted` / `.unimplemented` | `FAILED_PRECONDITION` / `RESOURCE_EXHAUSTED` / `UNIMPLEMENTED` |
+/// | `TicketingError.failedPrecondition` / `.resourceExhausted` / `.alreadyExists` / `.unimplemented` | the status of the same name |
 /// | `StorageError.busy` | `UNAVAILABLE` (retry) |
 /// | `CancellationError` | `CANCELLED` |
 /// | `RPCError` | itself |
@@ -50,6 +52,13 @@ public enum StatusMapping {
       switch error {
       case .failedPrecondition(let message): return RPCError(.failedPrecondition, message)
       case .resourceExhausted(let message): return RPCError(.resourceExhausted, message)
+      case .unimplemented(let message): return RPCError(.unimplemented, message)
+      }
+    case let error as TicketingError:
+      switch error {
+      case .failedPrecondition(let message): return RPCError(.failedPrecondition, message)
+      case .resourceExhausted(let message): return RPCError(.resourceExhausted, message)
+      case .alreadyExists(let message): return RPCError(.alreadyExists, message)
       case .unimplemented(let message): return RPCError(.unimplemented, message)
       }
     case let error as StorageError:

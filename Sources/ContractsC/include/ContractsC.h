@@ -11,6 +11,7 @@
 #include "cassetto/identity/v1/identity.pb-c.h"
 #include "cassetto/posizioni/v1/posizioni.pb-c.h"
 #include "cassetto/testing/v1/features.pb-c.h"
+#include "cassetto/ticketing/v1/ticketing.pb-c.h"
 #include "google/api/annotations.pb-c.h"
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
