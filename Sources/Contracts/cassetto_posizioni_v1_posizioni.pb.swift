@@ -126,14 +126,18 @@ public struct Cassetto_Posizioni_V1_DatiSintetici: ProtoMessage, Equatable {
   public init() {}
 }
 
-/// An alert (evidenza) on a position.
+/// An alert (evidenza) on a position. Natural key: id (the originating system's identifier).
 public struct Cassetto_Posizioni_V1_Evidenza: ProtoMessage, Equatable {
   public var id: String = ""
   public var matricola: String = ""
+  /// Short code of the alert kind (letters, digits, '_' and '-', at most 32).
   public var code: String = ""
   public var description: String = ""
   public var openedOn: Google_Type_Date? = nil
+  /// Open until the back-end closes it (closed_on then set).
   public var `open`: Bool = false
+  /// Empty while open; not before opened_on.
+  public var closedOn: Google_Type_Date? = nil
 
   public init() {}
 }
@@ -142,6 +146,8 @@ public struct Cassetto_Posizioni_V1_ListEvidenzeRequest: ProtoMessage, Equatable
   public var matricola: String = ""
   public var pageSize: Int32 = 0
   public var pageToken: String = ""
+  /// Only the alerts still open.
+  public var openOnly: Bool = false
 
   public init() {}
 }
@@ -186,11 +192,14 @@ public struct Cassetto_Posizioni_V1_ListVersamentiResponse: ProtoMessage, Equata
   public init() {}
 }
 
-/// A correction note (nota di rettifica).
+/// A correction note (nota di rettifica). Natural key: id.
 public struct Cassetto_Posizioni_V1_NotaRettifica: ProtoMessage, Equatable {
   public var id: String = ""
   public var matricola: String = ""
+  /// Competence period corrected, YYYY-MM.
   public var period: String = ""
+  /// Correction in euro cents: positive owed to the institute, negative in the subject's
+  /// favour; never 0.
   public var amountCents: Int64 = 0
   public var reason: String = ""
   public var issuedOn: Google_Type_Date? = nil
@@ -202,6 +211,9 @@ public struct Cassetto_Posizioni_V1_ListNoteRettificaRequest: ProtoMessage, Equa
   public var matricola: String = ""
   public var pageSize: Int32 = 0
   public var pageToken: String = ""
+  /// Inclusive range of periods, YYYY-MM; empty for no bound.
+  public var periodFrom: String = ""
+  public var periodTo: String = ""
 
   public init() {}
 }
@@ -213,22 +225,29 @@ public struct Cassetto_Posizioni_V1_ListNoteRettificaResponse: ProtoMessage, Equ
   public init() {}
 }
 
-/// An amortisation plan (pension or TFS benefit) with its instalments.
+/// An amortisation plan (pension or TFS benefit) with its instalments. Natural key: id.
 public struct Cassetto_Posizioni_V1_PianoAmmortamento: ProtoMessage, Equatable {
   public var id: String = ""
   public var matricola: String = ""
-  public var benefit: String = ""
+  public var benefit: Cassetto_Posizioni_V1_Benefit = .init()
+  /// The sum of the instalments' amounts.
   public var totalCents: Int64 = 0
+  /// Instalments numbered 1..n, in number order.
   public var rate: [Cassetto_Posizioni_V1_Rata] = []
+  public var description: String = ""
+  public var grantedOn: Google_Type_Date? = nil
 
   public init() {}
 }
 
 public struct Cassetto_Posizioni_V1_Rata: ProtoMessage, Equatable {
+  /// 1-based, unique in the plan.
   public var number: Int32 = 0
   public var dueOn: Google_Type_Date? = nil
   public var amountCents: Int64 = 0
   public var paid: Bool = false
+  /// When paid, the payment date (may be empty).
+  public var paidOn: Google_Type_Date? = nil
 
   public init() {}
 }
@@ -248,19 +267,39 @@ public struct Cassetto_Posizioni_V1_ListPianiAmmortamentoResponse: ProtoMessage,
   public init() {}
 }
 
-/// A debit note.
+/// One period of a debit note: the contribution owed for it (an ECA note lists the periods
+/// whose contributions were paid late or not at all).
+public struct Cassetto_Posizioni_V1_NotaDebitoPeriodo: ProtoMessage, Equatable {
+  /// YYYY-MM, unique in the note.
+  public var period: String = ""
+  /// Contribution owed for the period, euro cents (> 0).
+  public var contributionCents: Int64 = 0
+  /// When the contribution was due; empty: the legal due date of the period.
+  public var dueOn: Google_Type_Date? = nil
+
+  public init() {}
+}
+
+/// A debit note. Natural key: id.
 public struct Cassetto_Posizioni_V1_NotaDebito: ProtoMessage, Equatable {
   public var id: String = ""
   public var matricola: String = ""
   public var kind: Cassetto_Posizioni_V1_NotaDebitoKind = .init()
+  /// The note's (first) competence period, YYYY-MM.
   public var period: String = ""
+  /// Amount owed, euro cents (> 0).
   public var amountCents: Int64 = 0
   public var issuedOn: Google_Type_Date? = nil
   public var dueOn: Google_Type_Date? = nil
-  /// Set once contested.
+  /// Set once contested (ContestNotaDebito; never changed by Ingest).
   public var contested: Bool = false
   public var contestReason: String = ""
   public var contestedAt: Google_Protobuf_Timestamp? = nil
+  public var state: Cassetto_Posizioni_V1_NotaDebitoState = .init()
+  /// The ticketing request opened by the contest, if any.
+  public var contestRichiestaId: String = ""
+  /// Per-period contributions (ECA notes; may be empty for other kinds).
+  public var periods: [Cassetto_Posizioni_V1_NotaDebitoPeriodo] = []
 
   public init() {}
 }
@@ -270,6 +309,7 @@ public struct Cassetto_Posizioni_V1_ListNoteDebitoRequest: ProtoMessage, Equatab
   public var kind: Cassetto_Posizioni_V1_NotaDebitoKind = .init()
   public var pageSize: Int32 = 0
   public var pageToken: String = ""
+  public var state: Cassetto_Posizioni_V1_NotaDebitoState = .init()
 
   public init() {}
 }
@@ -281,13 +321,21 @@ public struct Cassetto_Posizioni_V1_ListNoteDebitoResponse: ProtoMessage, Equata
   public init() {}
 }
 
-/// A monthly declaration (UniEmens / DMA ListaPosPA).
+/// A monthly declaration (UniEmens / DMA ListaPosPA). Natural key: id.
 public struct Cassetto_Posizioni_V1_Denuncia: ProtoMessage, Equatable {
   public var id: String = ""
   public var matricola: String = ""
   public var period: String = ""
   public var submittedOn: Google_Type_Date? = nil
   public var errors: [Cassetto_Posizioni_V1_DenunciaError] = []
+  public var kind: Cassetto_Posizioni_V1_DenunciaKind = .init()
+  public var source: Cassetto_Posizioni_V1_DenunciaSource = .init()
+  /// The declaration's lines (GetDenuncia; ListDenunce leaves them out).
+  public var lines: [Cassetto_Posizioni_V1_DenunciaLine] = []
+  /// Sums over the lines, euro cents.
+  public var totalTaxableCents: Int64 = 0
+  public var totalContributionCents: Int64 = 0
+  public var linesCount: Int32 = 0
 
   public init() {}
 }
@@ -295,6 +343,8 @@ public struct Cassetto_Posizioni_V1_Denuncia: ProtoMessage, Equatable {
 public struct Cassetto_Posizioni_V1_DenunciaError: ProtoMessage, Equatable {
   public var code: String = ""
   public var message: String = ""
+  /// 1-based line the error is about; 0 for the whole declaration.
+  public var line: Int32 = 0
 
   public init() {}
 }
@@ -514,12 +564,62 @@ public struct Cassetto_Posizioni_V1_IngestRecord: ProtoMessage, Equatable {
     set { record = .versamento(newValue) }
   }
 
+  /// The value of `record` if it is `.notaRettifica`, else the default; setting it sets `record`.
+  public var notaRettifica: Cassetto_Posizioni_V1_NotaRettifica {
+    get {
+      if case .notaRettifica(let value)? = record { return value }
+      return .init()
+    }
+    set { record = .notaRettifica(newValue) }
+  }
+
+  /// The value of `record` if it is `.pianoAmmortamento`, else the default; setting it sets `record`.
+  public var pianoAmmortamento: Cassetto_Posizioni_V1_PianoAmmortamento {
+    get {
+      if case .pianoAmmortamento(let value)? = record { return value }
+      return .init()
+    }
+    set { record = .pianoAmmortamento(newValue) }
+  }
+
+  /// The value of `record` if it is `.denuncia`, else the default; setting it sets `record`.
+  public var denuncia: Cassetto_Posizioni_V1_Denuncia {
+    get {
+      if case .denuncia(let value)? = record { return value }
+      return .init()
+    }
+    set { record = .denuncia(newValue) }
+  }
+
+  /// The value of `record` if it is `.notaDebito`, else the default; setting it sets `record`.
+  public var notaDebito: Cassetto_Posizioni_V1_NotaDebito {
+    get {
+      if case .notaDebito(let value)? = record { return value }
+      return .init()
+    }
+    set { record = .notaDebito(newValue) }
+  }
+
+  /// The value of `record` if it is `.evidenza`, else the default; setting it sets `record`.
+  public var evidenza: Cassetto_Posizioni_V1_Evidenza {
+    get {
+      if case .evidenza(let value)? = record { return value }
+      return .init()
+    }
+    set { record = .evidenza(newValue) }
+  }
+
   public init() {}
 
   public enum OneOf_Record: Sendable, Equatable {
     case subject(Cassetto_Posizioni_V1_Subject)
     case posizione(Cassetto_Posizioni_V1_Posizione)
     case versamento(Cassetto_Posizioni_V1_Versamento)
+    case notaRettifica(Cassetto_Posizioni_V1_NotaRettifica)
+    case pianoAmmortamento(Cassetto_Posizioni_V1_PianoAmmortamento)
+    case denuncia(Cassetto_Posizioni_V1_Denuncia)
+    case notaDebito(Cassetto_Posizioni_V1_NotaDebito)
+    case evidenza(Cassetto_Posizioni_V1_Evidenza)
   }
 }
 
@@ -531,6 +631,11 @@ public struct Cassetto_Posizioni_V1_IngestSummary: ProtoMessage, Equatable {
   public var subjects: Int64 = 0
   public var posizioni: Int64 = 0
   public var versamenti: Int64 = 0
+  public var noteRettifica: Int64 = 0
+  public var pianiAmmortamento: Int64 = 0
+  public var denunce: Int64 = 0
+  public var noteDebito: Int64 = 0
+  public var evidenze: Int64 = 0
   /// Refused records, by their position in the stream (0-based); at most 1000.
   public var errors: [Cassetto_Posizioni_V1_RecordError] = []
 
@@ -646,6 +751,40 @@ public enum Cassetto_Posizioni_V1_Channel: RawRepresentable, CaseIterable, Senda
   public static let allCases: [Self] = [.unspecified, .f24, .bancaItalia]
 }
 
+/// The benefit an amortisation plan repays.
+public enum Cassetto_Posizioni_V1_Benefit: RawRepresentable, CaseIterable, Sendable, Hashable {
+  public typealias RawValue = Int32
+  case unspecified  // = 0
+  /// Pension benefit (prestazione pensionistica).
+  case pensione  // = 1
+  /// Trattamento di fine servizio.
+  case tfs  // = 2
+  /// A value this version of the contract does not know.
+  case unrecognized(Int32)
+
+  public init() { self = .unspecified }
+
+  public init(rawValue: Int32) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .pensione
+    case 2: self = .tfs
+    default: self = .unrecognized(rawValue)
+    }
+  }
+
+  public var rawValue: Int32 {
+    switch self {
+    case .unspecified: return 0
+    case .pensione: return 1
+    case .tfs: return 2
+    case .unrecognized(let value): return value
+    }
+  }
+
+  public static let allCases: [Self] = [.unspecified, .pensione, .tfs]
+}
+
 /// The kind of a debit note.
 public enum Cassetto_Posizioni_V1_NotaDebitoKind: RawRepresentable, CaseIterable, Sendable, Hashable {
   public typealias RawValue = Int32
@@ -680,6 +819,115 @@ public enum Cassetto_Posizioni_V1_NotaDebitoKind: RawRepresentable, CaseIterable
   }
 
   public static let allCases: [Self] = [.unspecified, .adjustment, .regularisation, .eca]
+}
+
+/// The administrative state of a debit note, as the back-end reports it (a contest is
+/// recorded apart: NotaDebito.contested).
+public enum Cassetto_Posizioni_V1_NotaDebitoState: RawRepresentable, CaseIterable, Sendable, Hashable {
+  public typealias RawValue = Int32
+  case unspecified  // = 0
+  /// To be paid.
+  case aperta  // = 1
+  case pagata  // = 2
+  case annullata  // = 3
+  /// A value this version of the contract does not know.
+  case unrecognized(Int32)
+
+  public init() { self = .unspecified }
+
+  public init(rawValue: Int32) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .aperta
+    case 2: self = .pagata
+    case 3: self = .annullata
+    default: self = .unrecognized(rawValue)
+    }
+  }
+
+  public var rawValue: Int32 {
+    switch self {
+    case .unspecified: return 0
+    case .aperta: return 1
+    case .pagata: return 2
+    case .annullata: return 3
+    case .unrecognized(let value): return value
+    }
+  }
+
+  public static let allCases: [Self] = [.unspecified, .aperta, .pagata, .annullata]
+}
+
+/// The kind of a monthly declaration.
+public enum Cassetto_Posizioni_V1_DenunciaKind: RawRepresentable, CaseIterable, Sendable, Hashable {
+  public typealias RawValue = Int32
+  case unspecified  // = 0
+  /// UniEmens (private employers).
+  case uniemens  // = 1
+  /// DMA / UniEmens ListaPosPA (public employers).
+  case dma  // = 2
+  /// A value this version of the contract does not know.
+  case unrecognized(Int32)
+
+  public init() { self = .unspecified }
+
+  public init(rawValue: Int32) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .uniemens
+    case 2: self = .dma
+    default: self = .unrecognized(rawValue)
+    }
+  }
+
+  public var rawValue: Int32 {
+    switch self {
+    case .unspecified: return 0
+    case .uniemens: return 1
+    case .dma: return 2
+    case .unrecognized(let value): return value
+    }
+  }
+
+  public static let allCases: [Self] = [.unspecified, .uniemens, .dma]
+}
+
+/// How a declaration reached the institute.
+public enum Cassetto_Posizioni_V1_DenunciaSource: RawRepresentable, CaseIterable, Sendable, Hashable {
+  public typealias RawValue = Int32
+  case unspecified  // = 0
+  /// Fed by a back-end (Ingest).
+  case ingest  // = 1
+  /// Compiled by hand (SubmitDenunciaManuale).
+  case manuale  // = 2
+  /// A Circolare 38/2000 file (UploadTracciato).
+  case tracciato  // = 3
+  /// A value this version of the contract does not know.
+  case unrecognized(Int32)
+
+  public init() { self = .unspecified }
+
+  public init(rawValue: Int32) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .ingest
+    case 2: self = .manuale
+    case 3: self = .tracciato
+    default: self = .unrecognized(rawValue)
+    }
+  }
+
+  public var rawValue: Int32 {
+    switch self {
+    case .unspecified: return 0
+    case .ingest: return 1
+    case .manuale: return 2
+    case .tracciato: return 3
+    case .unrecognized(let value): return value
+    }
+  }
+
+  public static let allCases: [Self] = [.unspecified, .ingest, .manuale, .tracciato]
 }
 
 extension Cassetto_Posizioni_V1_Subject: ProtobufCBacked {
@@ -1142,6 +1390,7 @@ extension Cassetto_Posizioni_V1_Evidenza: ProtobufCBacked {
     self.description = ProtobufCRead.string(c.pointee.description)
     self.openedOn = c.pointee.opened_on.map { Google_Type_Date(protobufC: $0) }
     self.`open` = c.pointee.`open` != 0
+    self.closedOn = c.pointee.closed_on.map { Google_Type_Date(protobufC: $0) }
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
@@ -1153,6 +1402,9 @@ extension Cassetto_Posizioni_V1_Evidenza: ProtobufCBacked {
       c.pointee.opened_on = value.protobufCMake(arena: arena)
     }
     c.pointee.`open` = self.`open` ? 1 : 0
+    if let value = self.closedOn {
+      c.pointee.closed_on = value.protobufCMake(arena: arena)
+    }
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -1183,12 +1435,14 @@ extension Cassetto_Posizioni_V1_ListEvidenzeRequest: ProtobufCBacked {
     self.matricola = ProtobufCRead.string(c.pointee.matricola)
     self.pageSize = c.pointee.page_size
     self.pageToken = ProtobufCRead.string(c.pointee.page_token)
+    self.openOnly = c.pointee.open_only != 0
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
     if !self.matricola.isEmpty { c.pointee.matricola = arena.string(self.matricola) }
     c.pointee.page_size = self.pageSize
     if !self.pageToken.isEmpty { c.pointee.page_token = arena.string(self.pageToken) }
+    c.pointee.open_only = self.openOnly ? 1 : 0
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -1421,12 +1675,16 @@ extension Cassetto_Posizioni_V1_ListNoteRettificaRequest: ProtobufCBacked {
     self.matricola = ProtobufCRead.string(c.pointee.matricola)
     self.pageSize = c.pointee.page_size
     self.pageToken = ProtobufCRead.string(c.pointee.page_token)
+    self.periodFrom = ProtobufCRead.string(c.pointee.period_from)
+    self.periodTo = ProtobufCRead.string(c.pointee.period_to)
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
     if !self.matricola.isEmpty { c.pointee.matricola = arena.string(self.matricola) }
     c.pointee.page_size = self.pageSize
     if !self.pageToken.isEmpty { c.pointee.page_token = arena.string(self.pageToken) }
+    if !self.periodFrom.isEmpty { c.pointee.period_from = arena.string(self.periodFrom) }
+    if !self.periodTo.isEmpty { c.pointee.period_to = arena.string(self.periodTo) }
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -1493,19 +1751,25 @@ extension Cassetto_Posizioni_V1_PianoAmmortamento: ProtobufCBacked {
     self.init()
     self.id = ProtobufCRead.string(c.pointee.id)
     self.matricola = ProtobufCRead.string(c.pointee.matricola)
-    self.benefit = ProtobufCRead.string(c.pointee.benefit)
+    self.benefit = Cassetto_Posizioni_V1_Benefit(rawValue: Int32(truncatingIfNeeded: c.pointee.benefit.rawValue))
     self.totalCents = c.pointee.total_cents
     self.rate = ProtobufCRead.array(c.pointee.rate, c.pointee.n_rate) { $0.map { Cassetto_Posizioni_V1_Rata(protobufC: $0) } ?? Cassetto_Posizioni_V1_Rata() }
+    self.description = ProtobufCRead.string(c.pointee.description)
+    self.grantedOn = c.pointee.granted_on.map { Google_Type_Date(protobufC: $0) }
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
     if !self.id.isEmpty { c.pointee.id = arena.string(self.id) }
     if !self.matricola.isEmpty { c.pointee.matricola = arena.string(self.matricola) }
-    if !self.benefit.isEmpty { c.pointee.benefit = arena.string(self.benefit) }
+    c.pointee.benefit = .init(rawValue: .init(truncatingIfNeeded: self.benefit.rawValue))
     c.pointee.total_cents = self.totalCents
     if !self.rate.isEmpty {
       c.pointee.n_rate = self.rate.count
       c.pointee.rate = arena.array(self.rate) { $0.protobufCMake(arena: arena) }
+    }
+    if !self.description.isEmpty { c.pointee.description = arena.string(self.description) }
+    if let value = self.grantedOn {
+      c.pointee.granted_on = value.protobufCMake(arena: arena)
     }
   }
 
@@ -1538,6 +1802,7 @@ extension Cassetto_Posizioni_V1_Rata: ProtobufCBacked {
     self.dueOn = c.pointee.due_on.map { Google_Type_Date(protobufC: $0) }
     self.amountCents = c.pointee.amount_cents
     self.paid = c.pointee.paid != 0
+    self.paidOn = c.pointee.paid_on.map { Google_Type_Date(protobufC: $0) }
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
@@ -1547,6 +1812,9 @@ extension Cassetto_Posizioni_V1_Rata: ProtobufCBacked {
     }
     c.pointee.amount_cents = self.amountCents
     c.pointee.paid = self.paid ? 1 : 0
+    if let value = self.paidOn {
+      c.pointee.paid_on = value.protobufCMake(arena: arena)
+    }
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -1631,6 +1899,44 @@ extension Cassetto_Posizioni_V1_ListPianiAmmortamentoResponse: ProtobufCBacked {
   }
 }
 
+extension Cassetto_Posizioni_V1_NotaDebitoPeriodo: ProtobufCBacked {
+  package typealias CStruct = Cassetto__Posizioni__V1__NotaDebitoPeriodo
+
+  nonisolated(unsafe) package static let protobufCDescriptor:
+    UnsafePointer<ProtobufCMessageDescriptor> = {
+      var c = CStruct()
+      cassetto__posizioni__v1__nota_debito_periodo__init(&c)
+      return c.base.descriptor
+    }()
+
+  package static func protobufCInitialize(_ c: UnsafeMutablePointer<CStruct>) {
+    cassetto__posizioni__v1__nota_debito_periodo__init(c)
+  }
+
+  package init(protobufC c: UnsafePointer<CStruct>) {
+    self.init()
+    self.period = ProtobufCRead.string(c.pointee.period)
+    self.contributionCents = c.pointee.contribution_cents
+    self.dueOn = c.pointee.due_on.map { Google_Type_Date(protobufC: $0) }
+  }
+
+  package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
+    if !self.period.isEmpty { c.pointee.period = arena.string(self.period) }
+    c.pointee.contribution_cents = self.contributionCents
+    if let value = self.dueOn {
+      c.pointee.due_on = value.protobufCMake(arena: arena)
+    }
+  }
+
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    try self.init(protobufCBytes: bytes)
+  }
+
+  public func serialize(into buffer: inout [UInt8]) {
+    protobufCSerialize(into: &buffer)
+  }
+}
+
 extension Cassetto_Posizioni_V1_NotaDebito: ProtobufCBacked {
   package typealias CStruct = Cassetto__Posizioni__V1__NotaDebito
 
@@ -1657,6 +1963,9 @@ extension Cassetto_Posizioni_V1_NotaDebito: ProtobufCBacked {
     self.contested = c.pointee.contested != 0
     self.contestReason = ProtobufCRead.string(c.pointee.contest_reason)
     self.contestedAt = c.pointee.contested_at.map { Google_Protobuf_Timestamp(protobufC: $0) }
+    self.state = Cassetto_Posizioni_V1_NotaDebitoState(rawValue: Int32(truncatingIfNeeded: c.pointee.state.rawValue))
+    self.contestRichiestaId = ProtobufCRead.string(c.pointee.contest_richiesta_id)
+    self.periods = ProtobufCRead.array(c.pointee.periods, c.pointee.n_periods) { $0.map { Cassetto_Posizioni_V1_NotaDebitoPeriodo(protobufC: $0) } ?? Cassetto_Posizioni_V1_NotaDebitoPeriodo() }
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
@@ -1675,6 +1984,12 @@ extension Cassetto_Posizioni_V1_NotaDebito: ProtobufCBacked {
     if !self.contestReason.isEmpty { c.pointee.contest_reason = arena.string(self.contestReason) }
     if let value = self.contestedAt {
       c.pointee.contested_at = value.protobufCMake(arena: arena)
+    }
+    c.pointee.state = .init(rawValue: .init(truncatingIfNeeded: self.state.rawValue))
+    if !self.contestRichiestaId.isEmpty { c.pointee.contest_richiesta_id = arena.string(self.contestRichiestaId) }
+    if !self.periods.isEmpty {
+      c.pointee.n_periods = self.periods.count
+      c.pointee.periods = arena.array(self.periods) { $0.protobufCMake(arena: arena) }
     }
   }
 
@@ -1707,6 +2022,7 @@ extension Cassetto_Posizioni_V1_ListNoteDebitoRequest: ProtobufCBacked {
     self.kind = Cassetto_Posizioni_V1_NotaDebitoKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
     self.pageSize = c.pointee.page_size
     self.pageToken = ProtobufCRead.string(c.pointee.page_token)
+    self.state = Cassetto_Posizioni_V1_NotaDebitoState(rawValue: Int32(truncatingIfNeeded: c.pointee.state.rawValue))
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
@@ -1714,6 +2030,7 @@ extension Cassetto_Posizioni_V1_ListNoteDebitoRequest: ProtobufCBacked {
     c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
     c.pointee.page_size = self.pageSize
     if !self.pageToken.isEmpty { c.pointee.page_token = arena.string(self.pageToken) }
+    c.pointee.state = .init(rawValue: .init(truncatingIfNeeded: self.state.rawValue))
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -1783,6 +2100,12 @@ extension Cassetto_Posizioni_V1_Denuncia: ProtobufCBacked {
     self.period = ProtobufCRead.string(c.pointee.period)
     self.submittedOn = c.pointee.submitted_on.map { Google_Type_Date(protobufC: $0) }
     self.errors = ProtobufCRead.array(c.pointee.errors, c.pointee.n_errors) { $0.map { Cassetto_Posizioni_V1_DenunciaError(protobufC: $0) } ?? Cassetto_Posizioni_V1_DenunciaError() }
+    self.kind = Cassetto_Posizioni_V1_DenunciaKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+    self.source = Cassetto_Posizioni_V1_DenunciaSource(rawValue: Int32(truncatingIfNeeded: c.pointee.source.rawValue))
+    self.lines = ProtobufCRead.array(c.pointee.lines, c.pointee.n_lines) { $0.map { Cassetto_Posizioni_V1_DenunciaLine(protobufC: $0) } ?? Cassetto_Posizioni_V1_DenunciaLine() }
+    self.totalTaxableCents = c.pointee.total_taxable_cents
+    self.totalContributionCents = c.pointee.total_contribution_cents
+    self.linesCount = c.pointee.lines_count
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
@@ -1796,6 +2119,15 @@ extension Cassetto_Posizioni_V1_Denuncia: ProtobufCBacked {
       c.pointee.n_errors = self.errors.count
       c.pointee.errors = arena.array(self.errors) { $0.protobufCMake(arena: arena) }
     }
+    c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+    c.pointee.source = .init(rawValue: .init(truncatingIfNeeded: self.source.rawValue))
+    if !self.lines.isEmpty {
+      c.pointee.n_lines = self.lines.count
+      c.pointee.lines = arena.array(self.lines) { $0.protobufCMake(arena: arena) }
+    }
+    c.pointee.total_taxable_cents = self.totalTaxableCents
+    c.pointee.total_contribution_cents = self.totalContributionCents
+    c.pointee.lines_count = self.linesCount
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -1825,11 +2157,13 @@ extension Cassetto_Posizioni_V1_DenunciaError: ProtobufCBacked {
     self.init()
     self.code = ProtobufCRead.string(c.pointee.code)
     self.message = ProtobufCRead.string(c.pointee.message)
+    self.line = c.pointee.line
   }
 
   package func protobufCFill(_ c: UnsafeMutablePointer<CStruct>, arena: ProtobufCArena) {
     if !self.code.isEmpty { c.pointee.code = arena.string(self.code) }
     if !self.message.isEmpty { c.pointee.message = arena.string(self.message) }
+    c.pointee.line = self.line
   }
 
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
@@ -2512,6 +2846,11 @@ extension Cassetto_Posizioni_V1_IngestRecord: ProtobufCBacked {
     case 1: self.record = .subject(c.pointee.subject.map { Cassetto_Posizioni_V1_Subject(protobufC: $0) } ?? Cassetto_Posizioni_V1_Subject())
     case 2: self.record = .posizione(c.pointee.posizione.map { Cassetto_Posizioni_V1_Posizione(protobufC: $0) } ?? Cassetto_Posizioni_V1_Posizione())
     case 3: self.record = .versamento(c.pointee.versamento.map { Cassetto_Posizioni_V1_Versamento(protobufC: $0) } ?? Cassetto_Posizioni_V1_Versamento())
+    case 4: self.record = .notaRettifica(c.pointee.nota_rettifica.map { Cassetto_Posizioni_V1_NotaRettifica(protobufC: $0) } ?? Cassetto_Posizioni_V1_NotaRettifica())
+    case 5: self.record = .pianoAmmortamento(c.pointee.piano_ammortamento.map { Cassetto_Posizioni_V1_PianoAmmortamento(protobufC: $0) } ?? Cassetto_Posizioni_V1_PianoAmmortamento())
+    case 6: self.record = .denuncia(c.pointee.denuncia.map { Cassetto_Posizioni_V1_Denuncia(protobufC: $0) } ?? Cassetto_Posizioni_V1_Denuncia())
+    case 7: self.record = .notaDebito(c.pointee.nota_debito.map { Cassetto_Posizioni_V1_NotaDebito(protobufC: $0) } ?? Cassetto_Posizioni_V1_NotaDebito())
+    case 8: self.record = .evidenza(c.pointee.evidenza.map { Cassetto_Posizioni_V1_Evidenza(protobufC: $0) } ?? Cassetto_Posizioni_V1_Evidenza())
     default: self.record = nil
     }
   }
@@ -2527,6 +2866,21 @@ extension Cassetto_Posizioni_V1_IngestRecord: ProtobufCBacked {
     case .versamento(let value)?:
       c.pointee.record_case = .init(rawValue: 3)
       c.pointee.versamento = value.protobufCMake(arena: arena)
+    case .notaRettifica(let value)?:
+      c.pointee.record_case = .init(rawValue: 4)
+      c.pointee.nota_rettifica = value.protobufCMake(arena: arena)
+    case .pianoAmmortamento(let value)?:
+      c.pointee.record_case = .init(rawValue: 5)
+      c.pointee.piano_ammortamento = value.protobufCMake(arena: arena)
+    case .denuncia(let value)?:
+      c.pointee.record_case = .init(rawValue: 6)
+      c.pointee.denuncia = value.protobufCMake(arena: arena)
+    case .notaDebito(let value)?:
+      c.pointee.record_case = .init(rawValue: 7)
+      c.pointee.nota_debito = value.protobufCMake(arena: arena)
+    case .evidenza(let value)?:
+      c.pointee.record_case = .init(rawValue: 8)
+      c.pointee.evidenza = value.protobufCMake(arena: arena)
     case nil: break
     }
   }
@@ -2562,6 +2916,11 @@ extension Cassetto_Posizioni_V1_IngestSummary: ProtobufCBacked {
     self.subjects = c.pointee.subjects
     self.posizioni = c.pointee.posizioni
     self.versamenti = c.pointee.versamenti
+    self.noteRettifica = c.pointee.note_rettifica
+    self.pianiAmmortamento = c.pointee.piani_ammortamento
+    self.denunce = c.pointee.denunce
+    self.noteDebito = c.pointee.note_debito
+    self.evidenze = c.pointee.evidenze
     self.errors = ProtobufCRead.array(c.pointee.errors, c.pointee.n_errors) { $0.map { Cassetto_Posizioni_V1_RecordError(protobufC: $0) } ?? Cassetto_Posizioni_V1_RecordError() }
   }
 
@@ -2572,6 +2931,11 @@ extension Cassetto_Posizioni_V1_IngestSummary: ProtobufCBacked {
     c.pointee.subjects = self.subjects
     c.pointee.posizioni = self.posizioni
     c.pointee.versamenti = self.versamenti
+    c.pointee.note_rettifica = self.noteRettifica
+    c.pointee.piani_ammortamento = self.pianiAmmortamento
+    c.pointee.denunce = self.denunce
+    c.pointee.note_debito = self.noteDebito
+    c.pointee.evidenze = self.evidenze
     if !self.errors.isEmpty {
       c.pointee.n_errors = self.errors.count
       c.pointee.errors = arena.array(self.errors) { $0.protobufCMake(arena: arena) }
@@ -2963,126 +3327,155 @@ public enum ProtoFile_cassetto_posizioni_v1_posizioni {
         YWxhbmNlQ2VudHMSRAoMbGFzdF9wYXltZW50GAMgASgLMiEuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlZlcnNhbWVudG9S
         C2xhc3RQYXltZW50EjgKGGRlY2xhcmF0aW9uc193aXRoX2Vycm9ycxgEIAEoBVIWZGVjbGFyYXRpb25zV2l0aEVycm9y
         cxIfCgtvcGVuX2FsZXJ0cxgFIAEoBVIKb3BlbkFsZXJ0cxIoChB0b3RhbF9wYWlkX2NlbnRzGAYgASgDUg50b3RhbFBh
-        aWRDZW50cxIlCg5wYXltZW50c19jb3VudBgHIAEoBVINcGF5bWVudHNDb3VudCKyAQoIRXZpZGVuemESDgoCaWQYASAB
+        aWRDZW50cxIlCg5wYXltZW50c19jb3VudBgHIAEoBVINcGF5bWVudHNDb3VudCLiAQoIRXZpZGVuemESDgoCaWQYASAB
         KAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJbWF0cmljb2xhEhIKBGNvZGUYAyABKAlSBGNvZGUSIAoLZGVzY3JpcHRp
         b24YBCABKAlSC2Rlc2NyaXB0aW9uEi4KCW9wZW5lZF9vbhgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGVSCG9wZW5lZE9u
-        EhIKBG9wZW4YBiABKAhSBG9wZW4ibwoTTGlzdEV2aWRlbnplUmVxdWVzdBIcCgltYXRyaWNvbGEYASABKAlSCW1hdHJp
-        Y29sYRIbCglwYWdlX3NpemUYAiABKAVSCHBhZ2VTaXplEh0KCnBhZ2VfdG9rZW4YAyABKAlSCXBhZ2VUb2tlbiJ7ChRM
-        aXN0RXZpZGVuemVSZXNwb25zZRI7CghldmlkZW56ZRgBIAMoCzIfLmNhc3NldHRvLnBvc2l6aW9uaS52MS5FdmlkZW56
-        YVIIZXZpZGVuemUSJgoPbmV4dF9wYWdlX3Rva2VuGAIgASgJUg1uZXh0UGFnZVRva2VuIukBCgpWZXJzYW1lbnRvEhwK
-        CW1hdHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEjgKB2NoYW5uZWwYAiABKA4yHi5jYXNzZXR0by5wb3NpemlvbmkudjEu
-        Q2hhbm5lbFIHY2hhbm5lbBIWCgZwZXJpb2QYAyABKAlSBnBlcmlvZBIhCgxhbW91bnRfY2VudHMYBCABKANSC2Ftb3Vu
-        dENlbnRzEioKB3BhaWRfb24YBSABKAsyES5nb29nbGUudHlwZS5EYXRlUgZwYWlkT24SHAoJcmVmZXJlbmNlGAYgASgJ
-        UglyZWZlcmVuY2UirwEKFUxpc3RWZXJzYW1lbnRpUmVxdWVzdBIcCgltYXRyaWNvbGEYASABKAlSCW1hdHJpY29sYRIf
-        CgtwZXJpb2RfZnJvbRgCIAEoCVIKcGVyaW9kRnJvbRIbCglwZXJpb2RfdG8YAyABKAlSCHBlcmlvZFRvEhsKCXBhZ2Vf
-        c2l6ZRgEIAEoBVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgFIAEoCVIJcGFnZVRva2VuIoMBChZMaXN0VmVyc2FtZW50
-        aVJlc3BvbnNlEkEKCnZlcnNhbWVudGkYASADKAsyIS5jYXNzZXR0by5wb3NpemlvbmkudjEuVmVyc2FtZW50b1IKdmVy
-        c2FtZW50aRImCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlSDW5leHRQYWdlVG9rZW4iwAEKDU5vdGFSZXR0aWZpY2ESDgoC
-        aWQYASABKAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJbWF0cmljb2xhEhYKBnBlcmlvZBgDIAEoCVIGcGVyaW9kEiEK
-        DGFtb3VudF9jZW50cxgEIAEoA1ILYW1vdW50Q2VudHMSFgoGcmVhc29uGAUgASgJUgZyZWFzb24SLgoJaXNzdWVkX29u
-        GAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZVIIaXNzdWVkT24idAoYTGlzdE5vdGVSZXR0aWZpY2FSZXF1ZXN0EhwKCW1h
-        dHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEhsKCXBhZ2Vfc2l6ZRgCIAEoBVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgD
-        IAEoCVIJcGFnZVRva2VuIn0KGUxpc3ROb3RlUmV0dGlmaWNhUmVzcG9uc2USOAoEbm90ZRgBIAMoCzIkLmNhc3NldHRv
-        LnBvc2l6aW9uaS52MS5Ob3RhUmV0dGlmaWNhUgRub3RlEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VU
-        b2tlbiKtAQoRUGlhbm9BbW1vcnRhbWVudG8SDgoCaWQYASABKAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJbWF0cmlj
-        b2xhEhgKB2JlbmVmaXQYAyABKAlSB2JlbmVmaXQSHwoLdG90YWxfY2VudHMYBCABKANSCnRvdGFsQ2VudHMSLwoEcmF0
-        ZRgFIAMoCzIbLmNhc3NldHRvLnBvc2l6aW9uaS52MS5SYXRhUgRyYXRlIn8KBFJhdGESFgoGbnVtYmVyGAEgASgFUgZu
-        dW1iZXISKAoGZHVlX29uGAIgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZVIFZHVlT24SIQoMYW1vdW50X2NlbnRzGAMgASgD
-        UgthbW91bnRDZW50cxISCgRwYWlkGAQgASgIUgRwYWlkIngKHExpc3RQaWFuaUFtbW9ydGFtZW50b1JlcXVlc3QSHAoJ
-        bWF0cmljb2xhGAEgASgJUgltYXRyaWNvbGESGwoJcGFnZV9zaXplGAIgASgFUghwYWdlU2l6ZRIdCgpwYWdlX3Rva2Vu
-        GAMgASgJUglwYWdlVG9rZW4ihwEKHUxpc3RQaWFuaUFtbW9ydGFtZW50b1Jlc3BvbnNlEj4KBXBpYW5pGAEgAygLMigu
-        Y2Fzc2V0dG8ucG9zaXppb25pLnYxLlBpYW5vQW1tb3J0YW1lbnRvUgVwaWFuaRImCg9uZXh0X3BhZ2VfdG9rZW4YAiAB
-        KAlSDW5leHRQYWdlVG9rZW4ijgMKCk5vdGFEZWJpdG8SDgoCaWQYASABKAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJ
-        bWF0cmljb2xhEjkKBGtpbmQYAyABKA4yJS5jYXNzZXR0by5wb3NpemlvbmkudjEuTm90YURlYml0b0tpbmRSBGtpbmQS
-        FgoGcGVyaW9kGAQgASgJUgZwZXJpb2QSIQoMYW1vdW50X2NlbnRzGAUgASgDUgthbW91bnRDZW50cxIuCglpc3N1ZWRf
-        b24YBiABKAsyES5nb29nbGUudHlwZS5EYXRlUghpc3N1ZWRPbhIoCgZkdWVfb24YByABKAsyES5nb29nbGUudHlwZS5E
-        YXRlUgVkdWVPbhIcCgljb250ZXN0ZWQYCCABKAhSCWNvbnRlc3RlZBIlCg5jb250ZXN0X3JlYXNvbhgJIAEoCVINY29u
-        dGVzdFJlYXNvbhI9Cgxjb250ZXN0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgtjb250ZXN0
-        ZWRBdCKsAQoVTGlzdE5vdGVEZWJpdG9SZXF1ZXN0EhwKCW1hdHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEjkKBGtpbmQY
-        AiABKA4yJS5jYXNzZXR0by5wb3NpemlvbmkudjEuTm90YURlYml0b0tpbmRSBGtpbmQSGwoJcGFnZV9zaXplGAMgASgF
-        UghwYWdlU2l6ZRIdCgpwYWdlX3Rva2VuGAQgASgJUglwYWdlVG9rZW4idwoWTGlzdE5vdGVEZWJpdG9SZXNwb25zZRI1
-        CgRub3RlGAEgAygLMiEuY2Fzc2V0dG8ucG9zaXppb25pLnYxLk5vdGFEZWJpdG9SBG5vdGUSJgoPbmV4dF9wYWdlX3Rv
-        a2VuGAIgASgJUg1uZXh0UGFnZVRva2VuIsQBCghEZW51bmNpYRIOCgJpZBgBIAEoCVICaWQSHAoJbWF0cmljb2xhGAIg
-        ASgJUgltYXRyaWNvbGESFgoGcGVyaW9kGAMgASgJUgZwZXJpb2QSNAoMc3VibWl0dGVkX29uGAQgASgLMhEuZ29vZ2xl
-        LnR5cGUuRGF0ZVILc3VibWl0dGVkT24SPAoGZXJyb3JzGAUgAygLMiQuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkRlbnVu
-        Y2lhRXJyb3JSBmVycm9ycyI9Cg1EZW51bmNpYUVycm9yEhIKBGNvZGUYASABKAlSBGNvZGUSGAoHbWVzc2FnZRgCIAEo
-        CVIHbWVzc2FnZSLWAQoSTGlzdERlbnVuY2VSZXF1ZXN0EhwKCW1hdHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEh8KC3Bl
-        cmlvZF9mcm9tGAIgASgJUgpwZXJpb2RGcm9tEhsKCXBlcmlvZF90bxgDIAEoCVIIcGVyaW9kVG8SKAoQd2l0aF9lcnJv
-        cnNfb25seRgEIAEoCFIOd2l0aEVycm9yc09ubHkSGwoJcGFnZV9zaXplGAUgASgFUghwYWdlU2l6ZRIdCgpwYWdlX3Rv
-        a2VuGAYgASgJUglwYWdlVG9rZW4ieAoTTGlzdERlbnVuY2VSZXNwb25zZRI5CgdkZW51bmNlGAEgAygLMh8uY2Fzc2V0
-        dG8ucG9zaXppb25pLnYxLkRlbnVuY2lhUgdkZW51bmNlEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VU
-        b2tlbiIkChJHZXREZW51bmNpYVJlcXVlc3QSDgoCaWQYASABKAlSAmlkIqwBChhDb250ZXN0Tm90YURlYml0b1JlcXVl
-        c3QSSAoGaGVhZGVyGAEgASgLMi4uY2Fzc2V0dG8ucG9zaXppb25pLnYxLkNvbnRlc3ROb3RhRGViaXRvSGVhZGVySABS
-        BmhlYWRlchI+CgVjaHVuaxgCIAEoCzImLmNhc3NldHRvLnBvc2l6aW9uaS52MS5BdHRhY2htZW50Q2h1bmtIAFIFY2h1
-        bmtCBgoEcGFydCJpChdDb250ZXN0Tm90YURlYml0b0hlYWRlchIXCgdub3RhX2lkGAEgASgJUgZub3RhSWQSFgoGcmVh
-        c29uGAIgASgJUgZyZWFzb24SHQoKcmVxdWVzdF9pZBgDIAEoCVIJcmVxdWVzdElkIoUBCg9BdHRhY2htZW50Q2h1bmsS
-        HgoKYXR0YWNobWVudBgBIAEoBVIKYXR0YWNobWVudBIbCglmaWxlX25hbWUYAiABKAlSCGZpbGVOYW1lEiEKDGNvbnRl
-        bnRfdHlwZRgDIAEoCVILY29udGVudFR5cGUSEgoEZGF0YRgEIAEoDFIEZGF0YSJqChlDb21wdXRlU2FuemlvbmlFQ0FS
-        ZXF1ZXN0EhcKB25vdGFfaWQYASABKAlSBm5vdGFJZBI0CgxwYXltZW50X2RhdGUYAiABKAsyES5nb29nbGUudHlwZS5E
-        YXRlUgtwYXltZW50RGF0ZSKJAQoLU2FuemlvbmlFQ0ESFwoHbm90YV9pZBgBIAEoCVIGbm90YUlkEh8KC3RvdGFsX2Nl
-        bnRzGAIgASgDUgp0b3RhbENlbnRzEkAKB3BlcmlvZHMYAyADKAsyJi5jYXNzZXR0by5wb3NpemlvbmkudjEuU2Fuemlv
-        bmVQZXJpb2RvUgdwZXJpb2RzIt4BCg9TYW56aW9uZVBlcmlvZG8SFgoGcGVyaW9kGAEgASgJUgZwZXJpb2QSLQoSY29u
-        dHJpYnV0aW9uX2NlbnRzGAIgASgDUhFjb250cmlidXRpb25DZW50cxIbCglkYXlzX2xhdGUYAyABKAVSCGRheXNMYXRl
-        EioKEXJhdGVfYmFzaXNfcG9pbnRzGAQgASgFUg9yYXRlQmFzaXNQb2ludHMSIwoNcGVuYWx0eV9jZW50cxgFIAEoA1IM
-        cGVuYWx0eUNlbnRzEhYKBmNhcHBlZBgGIAEoCFIGY2FwcGVkIq4BChxTdWJtaXREZW51bmNpYU1hbnVhbGVSZXF1ZXN0
-        EhwKCW1hdHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEhYKBnBlcmlvZBgCIAEoCVIGcGVyaW9kEjkKBWxpbmVzGAMgAygL
-        MiMuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkRlbnVuY2lhTGluZVIFbGluZXMSHQoKcmVxdWVzdF9pZBgEIAEoCVIJcmVx
-        dWVzdElkIrEBCgxEZW51bmNpYUxpbmUSMAoUZW1wbG95ZWVfZmlzY2FsX2NvZGUYASABKAlSEmVtcGxveWVlRmlzY2Fs
-        Q29kZRIbCglmdW5kX2NvZGUYAiABKAlSCGZ1bmRDb2RlEiMKDXRheGFibGVfY2VudHMYAyABKANSDHRheGFibGVDZW50
-        cxItChJjb250cmlidXRpb25fY2VudHMYBCABKANSEWNvbnRyaWJ1dGlvbkNlbnRzIpgBCh1TdWJtaXREZW51bmNpYU1h
-        bnVhbGVSZXNwb25zZRI7CghkZW51bmNpYRgBIAEoCzIfLmNhc3NldHRvLnBvc2l6aW9uaS52MS5EZW51bmNpYVIIZGVu
-        dW5jaWESOgoGZXJyb3JzGAIgAygLMiIuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlJlY29yZEVycm9yUgZlcnJvcnMigAEK
-        FlVwbG9hZFRyYWNjaWF0b1JlcXVlc3QSRgoGaGVhZGVyGAEgASgLMiwuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlVwbG9h
-        ZFRyYWNjaWF0b0hlYWRlckgAUgZoZWFkZXISFgoFY2h1bmsYAiABKAxIAFIFY2h1bmtCBgoEcGFydCJxChVVcGxvYWRU
-        cmFjY2lhdG9IZWFkZXISHAoJbWF0cmljb2xhGAEgASgJUgltYXRyaWNvbGESGwoJZmlsZV9uYW1lGAIgASgJUghmaWxl
-        TmFtZRIdCgpyZXF1ZXN0X2lkGAMgASgJUglyZXF1ZXN0SWQiqQEKF1VwbG9hZFRyYWNjaWF0b1Jlc3BvbnNlEhoKCHJl
-        Y2VpdmVkGAEgASgDUghyZWNlaXZlZBIaCghhY2NlcHRlZBgCIAEoA1IIYWNjZXB0ZWQSGgoIcmVqZWN0ZWQYAyABKANS
-        CHJlamVjdGVkEjoKBmVycm9ycxgEIAMoCzIiLmNhc3NldHRvLnBvc2l6aW9uaS52MS5SZWNvcmRFcnJvclIGZXJyb3Jz
-        ImYKFkV4cG9ydEZhc2NpY29sb1JlcXVlc3QSLgoTc3ViamVjdF9maXNjYWxfY29kZRgBIAEoCVIRc3ViamVjdEZpc2Nh
-        bENvZGUSHAoJbWF0cmljb2xhGAIgASgJUgltYXRyaWNvbGEiJAoORmFzY2ljb2xvQ2h1bmsSEgoEZGF0YRgBIAEoDFIE
-        ZGF0YSLbAQoMSW5nZXN0UmVjb3JkEjoKB3N1YmplY3QYASABKAsyHi5jYXNzZXR0by5wb3NpemlvbmkudjEuU3ViamVj
-        dEgAUgdzdWJqZWN0EkAKCXBvc2l6aW9uZRgCIAEoCzIgLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Qb3NpemlvbmVIAFIJ
-        cG9zaXppb25lEkMKCnZlcnNhbWVudG8YAyABKAsyIS5jYXNzZXR0by5wb3NpemlvbmkudjEuVmVyc2FtZW50b0gAUgp2
-        ZXJzYW1lbnRvQggKBnJlY29yZCL5AQoNSW5nZXN0U3VtbWFyeRIaCghyZWNlaXZlZBgBIAEoA1IIcmVjZWl2ZWQSGgoI
-        YWNjZXB0ZWQYAiABKANSCGFjY2VwdGVkEhoKCHJlamVjdGVkGAMgASgDUghyZWplY3RlZBIaCghzdWJqZWN0cxgEIAEo
-        A1IIc3ViamVjdHMSHAoJcG9zaXppb25pGAUgASgDUglwb3NpemlvbmkSHgoKdmVyc2FtZW50aRgGIAEoA1IKdmVyc2Ft
-        ZW50aRI6CgZlcnJvcnMYByADKAsyIi5jYXNzZXR0by5wb3NpemlvbmkudjEuUmVjb3JkRXJyb3JSBmVycm9ycyJTCgtS
-        ZWNvcmRFcnJvchIUCgVpbmRleBgBIAEoA1IFaW5kZXgSFAoFZmllbGQYAiABKAlSBWZpZWxkEhgKB21lc3NhZ2UYAyAB
-        KAlSB21lc3NhZ2UqRwoGTmF0dXJlEhYKEk5BVFVSRV9VTlNQRUNJRklFRBAAEhIKDk5BVFVSRV9QUklWQVRFEAESEQoN
-        TkFUVVJFX1BVQkxJQxACKocBCg5Qb3NpemlvbmVTdGF0ZRIfChtQT1NJWklPTkVfU1RBVEVfVU5TUEVDSUZJRUQQABIa
-        ChZQT1NJWklPTkVfU1RBVEVfQVRUSVZBEAESGwoXUE9TSVpJT05FX1NUQVRFX1NPU1BFU0EQAhIbChdQT1NJWklPTkVf
-        U1RBVEVfQ0VTU0FUQRADKk0KB0NoYW5uZWwSFwoTQ0hBTk5FTF9VTlNQRUNJRklFRBAAEg8KC0NIQU5ORUxfRjI0EAES
-        GAoUQ0hBTk5FTF9CQU5DQV9JVEFMSUEQAiqSAQoOTm90YURlYml0b0tpbmQSIAocTk9UQV9ERUJJVE9fS0lORF9VTlNQ
-        RUNJRklFRBAAEh8KG05PVEFfREVCSVRPX0tJTkRfQURKVVNUTUVOVBABEiMKH05PVEFfREVCSVRPX0tJTkRfUkVHVUxB
-        UklTQVRJT04QAhIYChROT1RBX0RFQklUT19LSU5EX0VDQRADMqsOCglQb3NpemlvbmkScAoPU2VhcmNoUG9zaXppb25p
-        Ei0uY2Fzc2V0dG8ucG9zaXppb25pLnYxLlNlYXJjaFBvc2l6aW9uaVJlcXVlc3QaLi5jYXNzZXR0by5wb3Npemlvbmku
-        djEuU2VhcmNoUG9zaXppb25pUmVzcG9uc2USXAoMR2V0UG9zaXppb25lEiouY2Fzc2V0dG8ucG9zaXppb25pLnYxLkdl
-        dFBvc2l6aW9uZVJlcXVlc3QaIC5jYXNzZXR0by5wb3NpemlvbmkudjEuUG9zaXppb25lEk0KB0dldE1lbnUSJS5jYXNz
-        ZXR0by5wb3NpemlvbmkudjEuR2V0TWVudVJlcXVlc3QaGy5jYXNzZXR0by5wb3NpemlvbmkudjEuTWVudRJoChBHZXRE
-        YXRpU2ludGV0aWNpEi4uY2Fzc2V0dG8ucG9zaXppb25pLnYxLkdldERhdGlTaW50ZXRpY2lSZXF1ZXN0GiQuY2Fzc2V0
-        dG8ucG9zaXppb25pLnYxLkRhdGlTaW50ZXRpY2kSZwoMTGlzdEV2aWRlbnplEiouY2Fzc2V0dG8ucG9zaXppb25pLnYx
-        Lkxpc3RFdmlkZW56ZVJlcXVlc3QaKy5jYXNzZXR0by5wb3NpemlvbmkudjEuTGlzdEV2aWRlbnplUmVzcG9uc2USbQoO
-        TGlzdFZlcnNhbWVudGkSLC5jYXNzZXR0by5wb3NpemlvbmkudjEuTGlzdFZlcnNhbWVudGlSZXF1ZXN0Gi0uY2Fzc2V0
-        dG8ucG9zaXppb25pLnYxLkxpc3RWZXJzYW1lbnRpUmVzcG9uc2USdgoRTGlzdE5vdGVSZXR0aWZpY2ESLy5jYXNzZXR0
-        by5wb3NpemlvbmkudjEuTGlzdE5vdGVSZXR0aWZpY2FSZXF1ZXN0GjAuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3RO
-        b3RlUmV0dGlmaWNhUmVzcG9uc2USggEKFUxpc3RQaWFuaUFtbW9ydGFtZW50bxIzLmNhc3NldHRvLnBvc2l6aW9uaS52
-        MS5MaXN0UGlhbmlBbW1vcnRhbWVudG9SZXF1ZXN0GjQuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3RQaWFuaUFtbW9y
-        dGFtZW50b1Jlc3BvbnNlEm0KDkxpc3ROb3RlRGViaXRvEiwuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3ROb3RlRGVi
-        aXRvUmVxdWVzdBotLmNhc3NldHRvLnBvc2l6aW9uaS52MS5MaXN0Tm90ZURlYml0b1Jlc3BvbnNlEmQKC0xpc3REZW51
-        bmNlEikuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3REZW51bmNlUmVxdWVzdBoqLmNhc3NldHRvLnBvc2l6aW9uaS52
-        MS5MaXN0RGVudW5jZVJlc3BvbnNlElkKC0dldERlbnVuY2lhEikuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkdldERlbnVu
-        Y2lhUmVxdWVzdBofLmNhc3NldHRvLnBvc2l6aW9uaS52MS5EZW51bmNpYRJpChFDb250ZXN0Tm90YURlYml0bxIvLmNh
-        c3NldHRvLnBvc2l6aW9uaS52MS5Db250ZXN0Tm90YURlYml0b1JlcXVlc3QaIS5jYXNzZXR0by5wb3NpemlvbmkudjEu
-        Tm90YURlYml0bygBEmoKEkNvbXB1dGVTYW56aW9uaUVDQRIwLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Db21wdXRlU2Fu
-        emlvbmlFQ0FSZXF1ZXN0GiIuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlNhbnppb25pRUNBEoIBChVTdWJtaXREZW51bmNp
-        YU1hbnVhbGUSMy5jYXNzZXR0by5wb3NpemlvbmkudjEuU3VibWl0RGVudW5jaWFNYW51YWxlUmVxdWVzdBo0LmNhc3Nl
-        dHRvLnBvc2l6aW9uaS52MS5TdWJtaXREZW51bmNpYU1hbnVhbGVSZXNwb25zZRJyCg9VcGxvYWRUcmFjY2lhdG8SLS5j
-        YXNzZXR0by5wb3NpemlvbmkudjEuVXBsb2FkVHJhY2NpYXRvUmVxdWVzdBouLmNhc3NldHRvLnBvc2l6aW9uaS52MS5V
-        cGxvYWRUcmFjY2lhdG9SZXNwb25zZSgBEmkKD0V4cG9ydEZhc2NpY29sbxItLmNhc3NldHRvLnBvc2l6aW9uaS52MS5F
-        eHBvcnRGYXNjaWNvbG9SZXF1ZXN0GiUuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkZhc2NpY29sb0NodW5rMAESVQoGSW5n
-        ZXN0EiMuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkluZ2VzdFJlY29yZBokLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Jbmdl
-        c3RTdW1tYXJ5KAFCYwoYaXQuY2Fzc2V0dG8ucG9zaXppb25pLnYxUAFaRWdpdGh1Yi5jb20vY2Fzc2V0dG8vY2Fzc2V0
-        dG8vZ2VuL2dvL2Nhc3NldHRvL3Bvc2l6aW9uaS92MTtwb3Npemlvbml2MWIGcHJvdG8z
+        EhIKBG9wZW4YBiABKAhSBG9wZW4SLgoJY2xvc2VkX29uGAcgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZVIIY2xvc2VkT24i
+        jAEKE0xpc3RFdmlkZW56ZVJlcXVlc3QSHAoJbWF0cmljb2xhGAEgASgJUgltYXRyaWNvbGESGwoJcGFnZV9zaXplGAIg
+        ASgFUghwYWdlU2l6ZRIdCgpwYWdlX3Rva2VuGAMgASgJUglwYWdlVG9rZW4SGwoJb3Blbl9vbmx5GAQgASgIUghvcGVu
+        T25seSJ7ChRMaXN0RXZpZGVuemVSZXNwb25zZRI7CghldmlkZW56ZRgBIAMoCzIfLmNhc3NldHRvLnBvc2l6aW9uaS52
+        MS5FdmlkZW56YVIIZXZpZGVuemUSJgoPbmV4dF9wYWdlX3Rva2VuGAIgASgJUg1uZXh0UGFnZVRva2VuIukBCgpWZXJz
+        YW1lbnRvEhwKCW1hdHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEjgKB2NoYW5uZWwYAiABKA4yHi5jYXNzZXR0by5wb3Np
+        emlvbmkudjEuQ2hhbm5lbFIHY2hhbm5lbBIWCgZwZXJpb2QYAyABKAlSBnBlcmlvZBIhCgxhbW91bnRfY2VudHMYBCAB
+        KANSC2Ftb3VudENlbnRzEioKB3BhaWRfb24YBSABKAsyES5nb29nbGUudHlwZS5EYXRlUgZwYWlkT24SHAoJcmVmZXJl
+        bmNlGAYgASgJUglyZWZlcmVuY2UirwEKFUxpc3RWZXJzYW1lbnRpUmVxdWVzdBIcCgltYXRyaWNvbGEYASABKAlSCW1h
+        dHJpY29sYRIfCgtwZXJpb2RfZnJvbRgCIAEoCVIKcGVyaW9kRnJvbRIbCglwZXJpb2RfdG8YAyABKAlSCHBlcmlvZFRv
+        EhsKCXBhZ2Vfc2l6ZRgEIAEoBVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgFIAEoCVIJcGFnZVRva2VuIoMBChZMaXN0
+        VmVyc2FtZW50aVJlc3BvbnNlEkEKCnZlcnNhbWVudGkYASADKAsyIS5jYXNzZXR0by5wb3NpemlvbmkudjEuVmVyc2Ft
+        ZW50b1IKdmVyc2FtZW50aRImCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlSDW5leHRQYWdlVG9rZW4iwAEKDU5vdGFSZXR0
+        aWZpY2ESDgoCaWQYASABKAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJbWF0cmljb2xhEhYKBnBlcmlvZBgDIAEoCVIG
+        cGVyaW9kEiEKDGFtb3VudF9jZW50cxgEIAEoA1ILYW1vdW50Q2VudHMSFgoGcmVhc29uGAUgASgJUgZyZWFzb24SLgoJ
+        aXNzdWVkX29uGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZVIIaXNzdWVkT24isgEKGExpc3ROb3RlUmV0dGlmaWNhUmVx
+        dWVzdBIcCgltYXRyaWNvbGEYASABKAlSCW1hdHJpY29sYRIbCglwYWdlX3NpemUYAiABKAVSCHBhZ2VTaXplEh0KCnBh
+        Z2VfdG9rZW4YAyABKAlSCXBhZ2VUb2tlbhIfCgtwZXJpb2RfZnJvbRgEIAEoCVIKcGVyaW9kRnJvbRIbCglwZXJpb2Rf
+        dG8YBSABKAlSCHBlcmlvZFRvIn0KGUxpc3ROb3RlUmV0dGlmaWNhUmVzcG9uc2USOAoEbm90ZRgBIAMoCzIkLmNhc3Nl
+        dHRvLnBvc2l6aW9uaS52MS5Ob3RhUmV0dGlmaWNhUgRub3RlEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBh
+        Z2VUb2tlbiKhAgoRUGlhbm9BbW1vcnRhbWVudG8SDgoCaWQYASABKAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJbWF0
+        cmljb2xhEjgKB2JlbmVmaXQYAyABKA4yHi5jYXNzZXR0by5wb3NpemlvbmkudjEuQmVuZWZpdFIHYmVuZWZpdBIfCgt0
+        b3RhbF9jZW50cxgEIAEoA1IKdG90YWxDZW50cxIvCgRyYXRlGAUgAygLMhsuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlJh
+        dGFSBHJhdGUSIAoLZGVzY3JpcHRpb24YBiABKAlSC2Rlc2NyaXB0aW9uEjAKCmdyYW50ZWRfb24YByABKAsyES5nb29n
+        bGUudHlwZS5EYXRlUglncmFudGVkT24iqwEKBFJhdGESFgoGbnVtYmVyGAEgASgFUgZudW1iZXISKAoGZHVlX29uGAIg
+        ASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZVIFZHVlT24SIQoMYW1vdW50X2NlbnRzGAMgASgDUgthbW91bnRDZW50cxISCgRw
+        YWlkGAQgASgIUgRwYWlkEioKB3BhaWRfb24YBSABKAsyES5nb29nbGUudHlwZS5EYXRlUgZwYWlkT24ieAocTGlzdFBp
+        YW5pQW1tb3J0YW1lbnRvUmVxdWVzdBIcCgltYXRyaWNvbGEYASABKAlSCW1hdHJpY29sYRIbCglwYWdlX3NpemUYAiAB
+        KAVSCHBhZ2VTaXplEh0KCnBhZ2VfdG9rZW4YAyABKAlSCXBhZ2VUb2tlbiKHAQodTGlzdFBpYW5pQW1tb3J0YW1lbnRv
+        UmVzcG9uc2USPgoFcGlhbmkYASADKAsyKC5jYXNzZXR0by5wb3NpemlvbmkudjEuUGlhbm9BbW1vcnRhbWVudG9SBXBp
+        YW5pEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiKEAQoRTm90YURlYml0b1BlcmlvZG8SFgoG
+        cGVyaW9kGAEgASgJUgZwZXJpb2QSLQoSY29udHJpYnV0aW9uX2NlbnRzGAIgASgDUhFjb250cmlidXRpb25DZW50cxIo
+        CgZkdWVfb24YAyABKAsyES5nb29nbGUudHlwZS5EYXRlUgVkdWVPbiLCBAoKTm90YURlYml0bxIOCgJpZBgBIAEoCVIC
+        aWQSHAoJbWF0cmljb2xhGAIgASgJUgltYXRyaWNvbGESOQoEa2luZBgDIAEoDjIlLmNhc3NldHRvLnBvc2l6aW9uaS52
+        MS5Ob3RhRGViaXRvS2luZFIEa2luZBIWCgZwZXJpb2QYBCABKAlSBnBlcmlvZBIhCgxhbW91bnRfY2VudHMYBSABKANS
+        C2Ftb3VudENlbnRzEi4KCWlzc3VlZF9vbhgGIAEoCzIRLmdvb2dsZS50eXBlLkRhdGVSCGlzc3VlZE9uEigKBmR1ZV9v
+        bhgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGVSBWR1ZU9uEhwKCWNvbnRlc3RlZBgIIAEoCFIJY29udGVzdGVkEiUKDmNv
+        bnRlc3RfcmVhc29uGAkgASgJUg1jb250ZXN0UmVhc29uEj0KDGNvbnRlc3RlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90
+        b2J1Zi5UaW1lc3RhbXBSC2NvbnRlc3RlZEF0EjwKBXN0YXRlGAsgASgOMiYuY2Fzc2V0dG8ucG9zaXppb25pLnYxLk5v
+        dGFEZWJpdG9TdGF0ZVIFc3RhdGUSMAoUY29udGVzdF9yaWNoaWVzdGFfaWQYDCABKAlSEmNvbnRlc3RSaWNoaWVzdGFJ
+        ZBJCCgdwZXJpb2RzGA0gAygLMiguY2Fzc2V0dG8ucG9zaXppb25pLnYxLk5vdGFEZWJpdG9QZXJpb2RvUgdwZXJpb2Rz
+        IuoBChVMaXN0Tm90ZURlYml0b1JlcXVlc3QSHAoJbWF0cmljb2xhGAEgASgJUgltYXRyaWNvbGESOQoEa2luZBgCIAEo
+        DjIlLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Ob3RhRGViaXRvS2luZFIEa2luZBIbCglwYWdlX3NpemUYAyABKAVSCHBh
+        Z2VTaXplEh0KCnBhZ2VfdG9rZW4YBCABKAlSCXBhZ2VUb2tlbhI8CgVzdGF0ZRgFIAEoDjImLmNhc3NldHRvLnBvc2l6
+        aW9uaS52MS5Ob3RhRGViaXRvU3RhdGVSBXN0YXRlIncKFkxpc3ROb3RlRGViaXRvUmVzcG9uc2USNQoEbm90ZRgBIAMo
+        CzIhLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Ob3RhRGViaXRvUgRub3RlEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVIN
+        bmV4dFBhZ2VUb2tlbiKCBAoIRGVudW5jaWESDgoCaWQYASABKAlSAmlkEhwKCW1hdHJpY29sYRgCIAEoCVIJbWF0cmlj
+        b2xhEhYKBnBlcmlvZBgDIAEoCVIGcGVyaW9kEjQKDHN1Ym1pdHRlZF9vbhgEIAEoCzIRLmdvb2dsZS50eXBlLkRhdGVS
+        C3N1Ym1pdHRlZE9uEjwKBmVycm9ycxgFIAMoCzIkLmNhc3NldHRvLnBvc2l6aW9uaS52MS5EZW51bmNpYUVycm9yUgZl
+        cnJvcnMSNwoEa2luZBgGIAEoDjIjLmNhc3NldHRvLnBvc2l6aW9uaS52MS5EZW51bmNpYUtpbmRSBGtpbmQSPQoGc291
+        cmNlGAcgASgOMiUuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkRlbnVuY2lhU291cmNlUgZzb3VyY2USOQoFbGluZXMYCCAD
+        KAsyIy5jYXNzZXR0by5wb3NpemlvbmkudjEuRGVudW5jaWFMaW5lUgVsaW5lcxIuChN0b3RhbF90YXhhYmxlX2NlbnRz
+        GAkgASgDUhF0b3RhbFRheGFibGVDZW50cxI4Chh0b3RhbF9jb250cmlidXRpb25fY2VudHMYCiABKANSFnRvdGFsQ29u
+        dHJpYnV0aW9uQ2VudHMSHwoLbGluZXNfY291bnQYCyABKAVSCmxpbmVzQ291bnQiUQoNRGVudW5jaWFFcnJvchISCgRj
+        b2RlGAEgASgJUgRjb2RlEhgKB21lc3NhZ2UYAiABKAlSB21lc3NhZ2USEgoEbGluZRgDIAEoBVIEbGluZSLWAQoSTGlz
+        dERlbnVuY2VSZXF1ZXN0EhwKCW1hdHJpY29sYRgBIAEoCVIJbWF0cmljb2xhEh8KC3BlcmlvZF9mcm9tGAIgASgJUgpw
+        ZXJpb2RGcm9tEhsKCXBlcmlvZF90bxgDIAEoCVIIcGVyaW9kVG8SKAoQd2l0aF9lcnJvcnNfb25seRgEIAEoCFIOd2l0
+        aEVycm9yc09ubHkSGwoJcGFnZV9zaXplGAUgASgFUghwYWdlU2l6ZRIdCgpwYWdlX3Rva2VuGAYgASgJUglwYWdlVG9r
+        ZW4ieAoTTGlzdERlbnVuY2VSZXNwb25zZRI5CgdkZW51bmNlGAEgAygLMh8uY2Fzc2V0dG8ucG9zaXppb25pLnYxLkRl
+        bnVuY2lhUgdkZW51bmNlEiYKD25leHRfcGFnZV90b2tlbhgCIAEoCVINbmV4dFBhZ2VUb2tlbiIkChJHZXREZW51bmNp
+        YVJlcXVlc3QSDgoCaWQYASABKAlSAmlkIqwBChhDb250ZXN0Tm90YURlYml0b1JlcXVlc3QSSAoGaGVhZGVyGAEgASgL
+        Mi4uY2Fzc2V0dG8ucG9zaXppb25pLnYxLkNvbnRlc3ROb3RhRGViaXRvSGVhZGVySABSBmhlYWRlchI+CgVjaHVuaxgC
+        IAEoCzImLmNhc3NldHRvLnBvc2l6aW9uaS52MS5BdHRhY2htZW50Q2h1bmtIAFIFY2h1bmtCBgoEcGFydCJpChdDb250
+        ZXN0Tm90YURlYml0b0hlYWRlchIXCgdub3RhX2lkGAEgASgJUgZub3RhSWQSFgoGcmVhc29uGAIgASgJUgZyZWFzb24S
+        HQoKcmVxdWVzdF9pZBgDIAEoCVIJcmVxdWVzdElkIoUBCg9BdHRhY2htZW50Q2h1bmsSHgoKYXR0YWNobWVudBgBIAEo
+        BVIKYXR0YWNobWVudBIbCglmaWxlX25hbWUYAiABKAlSCGZpbGVOYW1lEiEKDGNvbnRlbnRfdHlwZRgDIAEoCVILY29u
+        dGVudFR5cGUSEgoEZGF0YRgEIAEoDFIEZGF0YSJqChlDb21wdXRlU2FuemlvbmlFQ0FSZXF1ZXN0EhcKB25vdGFfaWQY
+        ASABKAlSBm5vdGFJZBI0CgxwYXltZW50X2RhdGUYAiABKAsyES5nb29nbGUudHlwZS5EYXRlUgtwYXltZW50RGF0ZSKJ
+        AQoLU2FuemlvbmlFQ0ESFwoHbm90YV9pZBgBIAEoCVIGbm90YUlkEh8KC3RvdGFsX2NlbnRzGAIgASgDUgp0b3RhbENl
+        bnRzEkAKB3BlcmlvZHMYAyADKAsyJi5jYXNzZXR0by5wb3NpemlvbmkudjEuU2FuemlvbmVQZXJpb2RvUgdwZXJpb2Rz
+        It4BCg9TYW56aW9uZVBlcmlvZG8SFgoGcGVyaW9kGAEgASgJUgZwZXJpb2QSLQoSY29udHJpYnV0aW9uX2NlbnRzGAIg
+        ASgDUhFjb250cmlidXRpb25DZW50cxIbCglkYXlzX2xhdGUYAyABKAVSCGRheXNMYXRlEioKEXJhdGVfYmFzaXNfcG9p
+        bnRzGAQgASgFUg9yYXRlQmFzaXNQb2ludHMSIwoNcGVuYWx0eV9jZW50cxgFIAEoA1IMcGVuYWx0eUNlbnRzEhYKBmNh
+        cHBlZBgGIAEoCFIGY2FwcGVkIq4BChxTdWJtaXREZW51bmNpYU1hbnVhbGVSZXF1ZXN0EhwKCW1hdHJpY29sYRgBIAEo
+        CVIJbWF0cmljb2xhEhYKBnBlcmlvZBgCIAEoCVIGcGVyaW9kEjkKBWxpbmVzGAMgAygLMiMuY2Fzc2V0dG8ucG9zaXpp
+        b25pLnYxLkRlbnVuY2lhTGluZVIFbGluZXMSHQoKcmVxdWVzdF9pZBgEIAEoCVIJcmVxdWVzdElkIrEBCgxEZW51bmNp
+        YUxpbmUSMAoUZW1wbG95ZWVfZmlzY2FsX2NvZGUYASABKAlSEmVtcGxveWVlRmlzY2FsQ29kZRIbCglmdW5kX2NvZGUY
+        AiABKAlSCGZ1bmRDb2RlEiMKDXRheGFibGVfY2VudHMYAyABKANSDHRheGFibGVDZW50cxItChJjb250cmlidXRpb25f
+        Y2VudHMYBCABKANSEWNvbnRyaWJ1dGlvbkNlbnRzIpgBCh1TdWJtaXREZW51bmNpYU1hbnVhbGVSZXNwb25zZRI7Cghk
+        ZW51bmNpYRgBIAEoCzIfLmNhc3NldHRvLnBvc2l6aW9uaS52MS5EZW51bmNpYVIIZGVudW5jaWESOgoGZXJyb3JzGAIg
+        AygLMiIuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlJlY29yZEVycm9yUgZlcnJvcnMigAEKFlVwbG9hZFRyYWNjaWF0b1Jl
+        cXVlc3QSRgoGaGVhZGVyGAEgASgLMiwuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlVwbG9hZFRyYWNjaWF0b0hlYWRlckgA
+        UgZoZWFkZXISFgoFY2h1bmsYAiABKAxIAFIFY2h1bmtCBgoEcGFydCJxChVVcGxvYWRUcmFjY2lhdG9IZWFkZXISHAoJ
+        bWF0cmljb2xhGAEgASgJUgltYXRyaWNvbGESGwoJZmlsZV9uYW1lGAIgASgJUghmaWxlTmFtZRIdCgpyZXF1ZXN0X2lk
+        GAMgASgJUglyZXF1ZXN0SWQiqQEKF1VwbG9hZFRyYWNjaWF0b1Jlc3BvbnNlEhoKCHJlY2VpdmVkGAEgASgDUghyZWNl
+        aXZlZBIaCghhY2NlcHRlZBgCIAEoA1IIYWNjZXB0ZWQSGgoIcmVqZWN0ZWQYAyABKANSCHJlamVjdGVkEjoKBmVycm9y
+        cxgEIAMoCzIiLmNhc3NldHRvLnBvc2l6aW9uaS52MS5SZWNvcmRFcnJvclIGZXJyb3JzImYKFkV4cG9ydEZhc2NpY29s
+        b1JlcXVlc3QSLgoTc3ViamVjdF9maXNjYWxfY29kZRgBIAEoCVIRc3ViamVjdEZpc2NhbENvZGUSHAoJbWF0cmljb2xh
+        GAIgASgJUgltYXRyaWNvbGEiJAoORmFzY2ljb2xvQ2h1bmsSEgoEZGF0YRgBIAEoDFIEZGF0YSLJBAoMSW5nZXN0UmVj
+        b3JkEjoKB3N1YmplY3QYASABKAsyHi5jYXNzZXR0by5wb3NpemlvbmkudjEuU3ViamVjdEgAUgdzdWJqZWN0EkAKCXBv
+        c2l6aW9uZRgCIAEoCzIgLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Qb3NpemlvbmVIAFIJcG9zaXppb25lEkMKCnZlcnNh
+        bWVudG8YAyABKAsyIS5jYXNzZXR0by5wb3NpemlvbmkudjEuVmVyc2FtZW50b0gAUgp2ZXJzYW1lbnRvEk0KDm5vdGFf
+        cmV0dGlmaWNhGAQgASgLMiQuY2Fzc2V0dG8ucG9zaXppb25pLnYxLk5vdGFSZXR0aWZpY2FIAFINbm90YVJldHRpZmlj
+        YRJZChJwaWFub19hbW1vcnRhbWVudG8YBSABKAsyKC5jYXNzZXR0by5wb3NpemlvbmkudjEuUGlhbm9BbW1vcnRhbWVu
+        dG9IAFIRcGlhbm9BbW1vcnRhbWVudG8SPQoIZGVudW5jaWEYBiABKAsyHy5jYXNzZXR0by5wb3NpemlvbmkudjEuRGVu
+        dW5jaWFIAFIIZGVudW5jaWESRAoLbm90YV9kZWJpdG8YByABKAsyIS5jYXNzZXR0by5wb3NpemlvbmkudjEuTm90YURl
+        Yml0b0gAUgpub3RhRGViaXRvEj0KCGV2aWRlbnphGAggASgLMh8uY2Fzc2V0dG8ucG9zaXppb25pLnYxLkV2aWRlbnph
+        SABSCGV2aWRlbnphQggKBnJlY29yZCKmAwoNSW5nZXN0U3VtbWFyeRIaCghyZWNlaXZlZBgBIAEoA1IIcmVjZWl2ZWQS
+        GgoIYWNjZXB0ZWQYAiABKANSCGFjY2VwdGVkEhoKCHJlamVjdGVkGAMgASgDUghyZWplY3RlZBIaCghzdWJqZWN0cxgE
+        IAEoA1IIc3ViamVjdHMSHAoJcG9zaXppb25pGAUgASgDUglwb3NpemlvbmkSHgoKdmVyc2FtZW50aRgGIAEoA1IKdmVy
+        c2FtZW50aRIlCg5ub3RlX3JldHRpZmljYRgIIAEoA1INbm90ZVJldHRpZmljYRItChJwaWFuaV9hbW1vcnRhbWVudG8Y
+        CSABKANSEXBpYW5pQW1tb3J0YW1lbnRvEhgKB2RlbnVuY2UYCiABKANSB2RlbnVuY2USHwoLbm90ZV9kZWJpdG8YCyAB
+        KANSCm5vdGVEZWJpdG8SGgoIZXZpZGVuemUYDCABKANSCGV2aWRlbnplEjoKBmVycm9ycxgHIAMoCzIiLmNhc3NldHRv
+        LnBvc2l6aW9uaS52MS5SZWNvcmRFcnJvclIGZXJyb3JzIlMKC1JlY29yZEVycm9yEhQKBWluZGV4GAEgASgDUgVpbmRl
+        eBIUCgVmaWVsZBgCIAEoCVIFZmllbGQSGAoHbWVzc2FnZRgDIAEoCVIHbWVzc2FnZSpHCgZOYXR1cmUSFgoSTkFUVVJF
+        X1VOU1BFQ0lGSUVEEAASEgoOTkFUVVJFX1BSSVZBVEUQARIRCg1OQVRVUkVfUFVCTElDEAIqhwEKDlBvc2l6aW9uZVN0
+        YXRlEh8KG1BPU0laSU9ORV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlBPU0laSU9ORV9TVEFURV9BVFRJVkEQARIbChdQ
+        T1NJWklPTkVfU1RBVEVfU09TUEVTQRACEhsKF1BPU0laSU9ORV9TVEFURV9DRVNTQVRBEAMqTQoHQ2hhbm5lbBIXChND
+        SEFOTkVMX1VOU1BFQ0lGSUVEEAASDwoLQ0hBTk5FTF9GMjQQARIYChRDSEFOTkVMX0JBTkNBX0lUQUxJQRACKkkKB0Jl
+        bmVmaXQSFwoTQkVORUZJVF9VTlNQRUNJRklFRBAAEhQKEEJFTkVGSVRfUEVOU0lPTkUQARIPCgtCRU5FRklUX1RGUxAC
+        KpIBCg5Ob3RhRGViaXRvS2luZBIgChxOT1RBX0RFQklUT19LSU5EX1VOU1BFQ0lGSUVEEAASHwobTk9UQV9ERUJJVE9f
+        S0lORF9BREpVU1RNRU5UEAESIwofTk9UQV9ERUJJVE9fS0lORF9SRUdVTEFSSVNBVElPThACEhgKFE5PVEFfREVCSVRP
+        X0tJTkRfRUNBEAMqkQEKD05vdGFEZWJpdG9TdGF0ZRIhCh1OT1RBX0RFQklUT19TVEFURV9VTlNQRUNJRklFRBAAEhwK
+        GE5PVEFfREVCSVRPX1NUQVRFX0FQRVJUQRABEhwKGE5PVEFfREVCSVRPX1NUQVRFX1BBR0FUQRACEh8KG05PVEFfREVC
+        SVRPX1NUQVRFX0FOTlVMTEFUQRADKmAKDERlbnVuY2lhS2luZBIdChlERU5VTkNJQV9LSU5EX1VOU1BFQ0lGSUVEEAAS
+        GgoWREVOVU5DSUFfS0lORF9VTklFTUVOUxABEhUKEURFTlVOQ0lBX0tJTkRfRE1BEAIqiQEKDkRlbnVuY2lhU291cmNl
+        Eh8KG0RFTlVOQ0lBX1NPVVJDRV9VTlNQRUNJRklFRBAAEhoKFkRFTlVOQ0lBX1NPVVJDRV9JTkdFU1QQARIbChdERU5V
+        TkNJQV9TT1VSQ0VfTUFOVUFMRRACEh0KGURFTlVOQ0lBX1NPVVJDRV9UUkFDQ0lBVE8QAzKrDgoJUG9zaXppb25pEnAK
+        D1NlYXJjaFBvc2l6aW9uaRItLmNhc3NldHRvLnBvc2l6aW9uaS52MS5TZWFyY2hQb3NpemlvbmlSZXF1ZXN0Gi4uY2Fz
+        c2V0dG8ucG9zaXppb25pLnYxLlNlYXJjaFBvc2l6aW9uaVJlc3BvbnNlElwKDEdldFBvc2l6aW9uZRIqLmNhc3NldHRv
+        LnBvc2l6aW9uaS52MS5HZXRQb3NpemlvbmVSZXF1ZXN0GiAuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlBvc2l6aW9uZRJN
+        CgdHZXRNZW51EiUuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkdldE1lbnVSZXF1ZXN0GhsuY2Fzc2V0dG8ucG9zaXppb25p
+        LnYxLk1lbnUSaAoQR2V0RGF0aVNpbnRldGljaRIuLmNhc3NldHRvLnBvc2l6aW9uaS52MS5HZXREYXRpU2ludGV0aWNp
+        UmVxdWVzdBokLmNhc3NldHRvLnBvc2l6aW9uaS52MS5EYXRpU2ludGV0aWNpEmcKDExpc3RFdmlkZW56ZRIqLmNhc3Nl
+        dHRvLnBvc2l6aW9uaS52MS5MaXN0RXZpZGVuemVSZXF1ZXN0GisuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3RFdmlk
+        ZW56ZVJlc3BvbnNlEm0KDkxpc3RWZXJzYW1lbnRpEiwuY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3RWZXJzYW1lbnRp
+        UmVxdWVzdBotLmNhc3NldHRvLnBvc2l6aW9uaS52MS5MaXN0VmVyc2FtZW50aVJlc3BvbnNlEnYKEUxpc3ROb3RlUmV0
+        dGlmaWNhEi8uY2Fzc2V0dG8ucG9zaXppb25pLnYxLkxpc3ROb3RlUmV0dGlmaWNhUmVxdWVzdBowLmNhc3NldHRvLnBv
+        c2l6aW9uaS52MS5MaXN0Tm90ZVJldHRpZmljYVJlc3BvbnNlEoIBChVMaXN0UGlhbmlBbW1vcnRhbWVudG8SMy5jYXNz
+        ZXR0by5wb3NpemlvbmkudjEuTGlzdFBpYW5pQW1tb3J0YW1lbnRvUmVxdWVzdBo0LmNhc3NldHRvLnBvc2l6aW9uaS52
+        MS5MaXN0UGlhbmlBbW1vcnRhbWVudG9SZXNwb25zZRJtCg5MaXN0Tm90ZURlYml0bxIsLmNhc3NldHRvLnBvc2l6aW9u
+        aS52MS5MaXN0Tm90ZURlYml0b1JlcXVlc3QaLS5jYXNzZXR0by5wb3NpemlvbmkudjEuTGlzdE5vdGVEZWJpdG9SZXNw
+        b25zZRJkCgtMaXN0RGVudW5jZRIpLmNhc3NldHRvLnBvc2l6aW9uaS52MS5MaXN0RGVudW5jZVJlcXVlc3QaKi5jYXNz
+        ZXR0by5wb3NpemlvbmkudjEuTGlzdERlbnVuY2VSZXNwb25zZRJZCgtHZXREZW51bmNpYRIpLmNhc3NldHRvLnBvc2l6
+        aW9uaS52MS5HZXREZW51bmNpYVJlcXVlc3QaHy5jYXNzZXR0by5wb3NpemlvbmkudjEuRGVudW5jaWESaQoRQ29udGVz
+        dE5vdGFEZWJpdG8SLy5jYXNzZXR0by5wb3NpemlvbmkudjEuQ29udGVzdE5vdGFEZWJpdG9SZXF1ZXN0GiEuY2Fzc2V0
+        dG8ucG9zaXppb25pLnYxLk5vdGFEZWJpdG8oARJqChJDb21wdXRlU2FuemlvbmlFQ0ESMC5jYXNzZXR0by5wb3Npemlv
+        bmkudjEuQ29tcHV0ZVNhbnppb25pRUNBUmVxdWVzdBoiLmNhc3NldHRvLnBvc2l6aW9uaS52MS5TYW56aW9uaUVDQRKC
+        AQoVU3VibWl0RGVudW5jaWFNYW51YWxlEjMuY2Fzc2V0dG8ucG9zaXppb25pLnYxLlN1Ym1pdERlbnVuY2lhTWFudWFs
+        ZVJlcXVlc3QaNC5jYXNzZXR0by5wb3NpemlvbmkudjEuU3VibWl0RGVudW5jaWFNYW51YWxlUmVzcG9uc2UScgoPVXBs
+        b2FkVHJhY2NpYXRvEi0uY2Fzc2V0dG8ucG9zaXppb25pLnYxLlVwbG9hZFRyYWNjaWF0b1JlcXVlc3QaLi5jYXNzZXR0
+        by5wb3NpemlvbmkudjEuVXBsb2FkVHJhY2NpYXRvUmVzcG9uc2UoARJpCg9FeHBvcnRGYXNjaWNvbG8SLS5jYXNzZXR0
+        by5wb3NpemlvbmkudjEuRXhwb3J0RmFzY2ljb2xvUmVxdWVzdBolLmNhc3NldHRvLnBvc2l6aW9uaS52MS5GYXNjaWNv
+        bG9DaHVuazABElUKBkluZ2VzdBIjLmNhc3NldHRvLnBvc2l6aW9uaS52MS5Jbmdlc3RSZWNvcmQaJC5jYXNzZXR0by5w
+        b3NpemlvbmkudjEuSW5nZXN0U3VtbWFyeSgBQmMKGGl0LmNhc3NldHRvLnBvc2l6aW9uaS52MVABWkVnaXRodWIuY29t
+        L2Nhc3NldHRvL2Nhc3NldHRvL2dlbi9nby9jYXNzZXR0by9wb3NpemlvbmkvdjE7cG9zaXppb25pdjFiBnByb3RvMw==
         """),
     dependencies: [
       ProtoFile_cassetto_common_v1_common.descriptor,
@@ -3114,6 +3507,7 @@ public enum ProtoFile_cassetto_posizioni_v1_posizioni {
       "cassetto.posizioni.v1.Rata",
       "cassetto.posizioni.v1.ListPianiAmmortamentoRequest",
       "cassetto.posizioni.v1.ListPianiAmmortamentoResponse",
+      "cassetto.posizioni.v1.NotaDebitoPeriodo",
       "cassetto.posizioni.v1.NotaDebito",
       "cassetto.posizioni.v1.ListNoteDebitoRequest",
       "cassetto.posizioni.v1.ListNoteDebitoResponse",
@@ -3142,7 +3536,11 @@ public enum ProtoFile_cassetto_posizioni_v1_posizioni {
       "cassetto.posizioni.v1.Nature",
       "cassetto.posizioni.v1.PosizioneState",
       "cassetto.posizioni.v1.Channel",
+      "cassetto.posizioni.v1.Benefit",
       "cassetto.posizioni.v1.NotaDebitoKind",
+      "cassetto.posizioni.v1.NotaDebitoState",
+      "cassetto.posizioni.v1.DenunciaKind",
+      "cassetto.posizioni.v1.DenunciaSource",
       "cassetto.posizioni.v1.Posizioni",
       "cassetto.posizioni.v1.Posizioni.SearchPosizioni",
       "cassetto.posizioni.v1.Posizioni.GetPosizione",

@@ -130,6 +130,127 @@ public enum PosizioniDemoData {
       record.versamento = payment
       records.append(record)
     }
+    return records + gdpRecords
+  }
+
+  /// GDP data of Comune di Siena's G750000101: a correction note, a TFS amortisation plan,
+  /// three DMA declarations (February's with an error), an adjustment and an ECA debit note,
+  /// two alerts (one open).
+  static var gdpRecords: [Cassetto_Posizioni_V1_IngestRecord] {
+    let matricola = "G750000101"
+    var records: [Cassetto_Posizioni_V1_IngestRecord] = []
+    func add(_ fill: (inout Cassetto_Posizioni_V1_IngestRecord) -> Void) {
+      var record = Cassetto_Posizioni_V1_IngestRecord()
+      fill(&record)
+      records.append(record)
+    }
+    add {
+      var nota = Cassetto_Posizioni_V1_NotaRettifica()
+      nota.id = "NR-DEMO-2025-03"
+      nota.matricola = matricola
+      nota.period = "2025-03"
+      nota.amountCents = 125_000
+      nota.reason = "Contributi CPDEL ricalcolati sull'imponibile corretto"
+      nota.issuedOn = date(2025, 6, 10)
+      $0.notaRettifica = nota
+    }
+    add {
+      var piano = Cassetto_Posizioni_V1_PianoAmmortamento()
+      piano.id = "PA-DEMO-TFS-1"
+      piano.matricola = matricola
+      piano.benefit = .tfs
+      piano.description = "Riscatto ai fini TFS"
+      piano.grantedOn = date(2025, 1, 15)
+      piano.totalCents = 3_000_000
+      piano.rate = (Int32(1)...3).map { number in
+        var rata = Cassetto_Posizioni_V1_Rata()
+        rata.number = number
+        rata.dueOn = date(2025, 1 + number, 28)
+        rata.amountCents = 1_000_000
+        rata.paid = number == 1
+        if number == 1 { rata.paidOn = date(2025, 2, 20) }
+        return rata
+      }
+      $0.pianoAmmortamento = piano
+    }
+    let employees = [person("BNCGNN75C12I726"), person("VRDLCU80E45I726")]
+    for month in Int32(1)...3 {
+      add {
+        var denuncia = Cassetto_Posizioni_V1_Denuncia()
+        denuncia.id = String(format: "DMA-DEMO-2025-%02d", month)
+        denuncia.matricola = matricola
+        denuncia.period = String(format: "2025-%02d", month)
+        denuncia.kind = .dma
+        denuncia.submittedOn = date(2025, month + 1, 15)
+        denuncia.lines = employees.map { cf in
+          var line = Cassetto_Posizioni_V1_DenunciaLine()
+          line.employeeFiscalCode = cf
+          line.fundCode = "CPDEL"
+          line.taxableCents = 300_000
+          line.contributionCents = 71_400
+          return line
+        }
+        if month == 2 {
+          var error = Cassetto_Posizioni_V1_DenunciaError()
+          error.code = "E042"
+          error.message = "Contributo non coerente con l'aliquota della cassa CPDEL"
+          error.line = 1
+          denuncia.errors = [error]
+        }
+        $0.denuncia = denuncia
+      }
+    }
+    add {
+      var nota = Cassetto_Posizioni_V1_NotaDebito()
+      nota.id = "ND-DEMO-2025-01"
+      nota.matricola = matricola
+      nota.kind = .adjustment
+      nota.state = .aperta
+      nota.period = "2025-02"
+      nota.amountCents = 150_000
+      nota.issuedOn = date(2025, 9, 1)
+      nota.dueOn = date(2025, 10, 1)
+      $0.notaDebito = nota
+    }
+    add {
+      var nota = Cassetto_Posizioni_V1_NotaDebito()
+      nota.id = "ECA-DEMO-2024"
+      nota.matricola = matricola
+      nota.kind = .eca
+      nota.state = .aperta
+      nota.period = "2024-10"
+      nota.amountCents = 6_100_000
+      nota.issuedOn = date(2025, 3, 1)
+      nota.dueOn = date(2025, 4, 30)
+      nota.periods = [("2024-10", Int64(3_000_000)), ("2024-11", Int64(3_100_000))].map {
+        var item = Cassetto_Posizioni_V1_NotaDebitoPeriodo()
+        item.period = $0.0
+        item.contributionCents = $0.1
+        return item
+      }
+      $0.notaDebito = nota
+    }
+    add {
+      var evidenza = Cassetto_Posizioni_V1_Evidenza()
+      evidenza.id = "EV-DEMO-1"
+      evidenza.matricola = matricola
+      evidenza.code = "DMA_ERR"
+      evidenza.description = "Denuncia DMA 2025-02 con errori da correggere"
+      evidenza.openedOn = date(2025, 3, 20)
+      evidenza.open = true
+      $0.evidenza = evidenza
+    }
+    add {
+      var evidenza = Cassetto_Posizioni_V1_Evidenza()
+      evidenza.id = "EV-DEMO-2"
+      evidenza.matricola = matricola
+      evidenza.code = "VERS_MANC"
+      evidenza.description = "Versamento di dicembre 2024 non pervenuto"
+      evidenza.openedOn = date(2025, 1, 20)
+      evidenza.closedOn = date(2025, 2, 5)
+      evidenza.open = false
+      $0.evidenza = evidenza
+    }
     return records
   }
 }
@@ -146,15 +267,7 @@ extension PosizioniService {
     var batch = IngestBatch()
     for (offset, record) in PosizioniDemoData.records.enumerated() {
       let index = Int64(offset)
-      switch record.record {
-      case .subject(let subject):
-        batch.subjects.append((index, try PosizioniRules.subject(subject)))
-      case .posizione(let position):
-        batch.positions.append((index, try PosizioniRules.position(position)))
-      case .versamento(let versamento):
-        batch.versamenti.append((index, try PosizioniRules.versamento(versamento)))
-      case nil: continue
-      }
+      try batch.add(record, index: index)
     }
     let outcome = try await write(
       batch, knownSubjects: [], knownPositions: [],

@@ -10,8 +10,47 @@ struct IngestBatch: Sendable {
   var subjects: [(index: Int64, record: ValidSubject)] = []
   var positions: [(index: Int64, record: ValidPosition)] = []
   var versamenti: [(index: Int64, record: ValidVersamento)] = []
+  var noteRettifica: [(index: Int64, record: ValidNotaRettifica)] = []
+  var piani: [(index: Int64, record: ValidPiano)] = []
+  var denunce: [(index: Int64, record: ValidDenuncia)] = []
+  var noteDebito: [(index: Int64, record: ValidNotaDebito)] = []
+  var evidenze: [(index: Int64, record: ValidEvidenza)] = []
 
-  var count: Int { subjects.count + positions.count + versamenti.count }
+  var count: Int {
+    subjects.count + positions.count + versamenti.count + noteRettifica.count + piani.count
+      + denunce.count + noteDebito.count + evidenze.count
+  }
+
+  /// Validates `message` and adds it; `ValidationError` naming every bad field otherwise.
+  mutating func add(_ message: Cassetto_Posizioni_V1_IngestRecord, index: Int64) throws {
+    switch message.record {
+    case .subject(let record): subjects.append((index, try PosizioniRules.subject(record)))
+    case .posizione(let record): positions.append((index, try PosizioniRules.position(record)))
+    case .versamento(let record):
+      versamenti.append((index, try PosizioniRules.versamento(record)))
+    case .notaRettifica(let record):
+      noteRettifica.append((index, try PosizioniRules.notaRettifica(record)))
+    case .pianoAmmortamento(let record): piani.append((index, try PosizioniRules.piano(record)))
+    case .denuncia(let record): denunce.append((index, try PosizioniRules.denuncia(record)))
+    case .notaDebito(let record):
+      noteDebito.append((index, try PosizioniRules.notaDebito(record)))
+    case .evidenza(let record): evidenze.append((index, try PosizioniRules.evidenza(record)))
+    case nil:
+      throw ValidationError.field(
+        "record",
+        "required: one of subject, posizione, versamento, nota_rettifica, "
+          + "piano_ammortamento, denuncia, nota_debito, evidenza")
+    }
+  }
+
+  /// The smallest stream index in the batch (for the audit event).
+  var firstIndex: Int64 {
+    [
+      subjects.first?.index, positions.first?.index, versamenti.first?.index,
+      noteRettifica.first?.index, piani.first?.index, denunce.first?.index,
+      noteDebito.first?.index, evidenze.first?.index,
+    ].compactMap { $0 }.min() ?? 0
+  }
 }
 
 /// What one ingest transaction did.
@@ -19,6 +58,14 @@ struct IngestOutcome: Sendable {
   var subjects: Int64 = 0
   var positions: Int64 = 0
   var versamenti: Int64 = 0
+  var noteRettifica: Int64 = 0
+  var piani: Int64 = 0
+  var denunce: Int64 = 0
+  var noteDebito: Int64 = 0
+  var evidenze: Int64 = 0
+  var accepted: Int64 {
+    subjects + positions + versamenti + noteRettifica + piani + denunce + noteDebito + evidenze
+  }
   var refused: [(index: Int64, field: String, message: String)] = []
   /// Matricole and subjects found or written, for the next batches' reference checks.
   var knownPositions: [String] = []
@@ -59,7 +106,12 @@ extension PosizioniService {
       summary.subjects += outcome.subjects
       summary.posizioni += outcome.positions
       summary.versamenti += outcome.versamenti
-      summary.accepted += outcome.subjects + outcome.positions + outcome.versamenti
+      summary.noteRettifica += outcome.noteRettifica
+      summary.pianiAmmortamento += outcome.piani
+      summary.denunce += outcome.denunce
+      summary.noteDebito += outcome.noteDebito
+      summary.evidenze += outcome.evidenze
+      summary.accepted += outcome.accepted
       summary.rejected += Int64(Set(outcome.refused.map(\.index)).count)
       refused.append(contentsOf: outcome.refused)
       if knownSubjects.count < Self.maximumRememberedKeys {
@@ -90,16 +142,7 @@ extension PosizioniService {
         let index = summary.received
         summary.received += 1
         do {
-          switch message.record {
-          case .subject(let record):
-            batch.subjects.append((index, try PosizioniRules.subject(record)))
-          case .posizione(let record):
-            batch.positions.append((index, try PosizioniRules.position(record)))
-          case .versamento(let record):
-            batch.versamenti.append((index, try PosizioniRules.versamento(record)))
-          case nil:
-            throw ValidationError.field("record", "required: one of subject, posizione, versamento")
-          }
+          try batch.add(message, index: index)
         } catch let error as ValidationError {
           summary.rejected += 1
           for violation in error.violations {
@@ -262,17 +305,29 @@ extension PosizioniService {
           [$0.channel.rawValue, $0.reference, $0.matricola, $0.period, $0.amountCents, $0.paidOn]
         }, in: db)
 
+      // GDP records (notes, plans, declarations, debit notes, alerts) whose position exists.
+      try Self.writeGDP(
+        batch, now: now, outcome: &outcome,
+        positionExists: { matricola in
+          if let known = positionExists[matricola] { return known }
+          if knownPositions.contains(matricola) { return true }
+          let exists =
+            try db.queryFirst(
+              "SELECT 1 AS found FROM posizioni_positions WHERE matricola = ?", [matricola]) != nil
+          positionExists[matricola] = exists
+          return exists
+        }, in: db)
+
       try AuditLog.append(
         AuditEvent(
           id: eventID, time: now, actor: caller.actorID, action: Method.ingest.path,
           subject: "posizioni:ingest", outcome: .success,
           details: AuditEvent.json([
             "subjects": String(outcome.subjects), "posizioni": String(outcome.positions),
-            "versamenti": String(outcome.versamenti), "refused": String(outcome.refused.count),
-            "first_index": String(
-              min(
-                batch.subjects.first?.index ?? .max, batch.positions.first?.index ?? .max,
-                batch.versamenti.first?.index ?? .max)),
+            "versamenti": String(outcome.versamenti), "note_rettifica": String(outcome.noteRettifica),
+            "piani_ammortamento": String(outcome.piani), "denunce": String(outcome.denunce),
+            "note_debito": String(outcome.noteDebito), "evidenze": String(outcome.evidenze),
+            "refused": String(outcome.refused.count), "first_index": String(batch.firstIndex),
           ])), in: db)
       return outcome
     }

@@ -6,6 +6,7 @@
 /* The generated Swift converts every field, deprecated ones too: no warnings for those. */
 #undef PROTOBUF_C__DEPRECATED
 #define PROTOBUF_C__DEPRECATED
+#include "cassetto/audit/v1/audit.pb-c.h"
 #include "cassetto/common/v1/common.pb-c.h"
 #include "cassetto/deleghe/v1/deleghe.pb-c.h"
 #include "cassetto/identity/v1/identity.pb-c.h"

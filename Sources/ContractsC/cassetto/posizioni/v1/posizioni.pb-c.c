@@ -1087,6 +1087,51 @@ void   cassetto__posizioni__v1__list_piani_ammortamento_response__free_unpacked
   assert(message->base.descriptor == &cassetto__posizioni__v1__list_piani_ammortamento_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   cassetto__posizioni__v1__nota_debito_periodo__init
+                     (Cassetto__Posizioni__V1__NotaDebitoPeriodo         *message)
+{
+  static const Cassetto__Posizioni__V1__NotaDebitoPeriodo init_value = CASSETTO__POSIZIONI__V1__NOTA_DEBITO_PERIODO__INIT;
+  *message = init_value;
+}
+size_t cassetto__posizioni__v1__nota_debito_periodo__get_packed_size
+                     (const Cassetto__Posizioni__V1__NotaDebitoPeriodo *message)
+{
+  assert(message->base.descriptor == &cassetto__posizioni__v1__nota_debito_periodo__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t cassetto__posizioni__v1__nota_debito_periodo__pack
+                     (const Cassetto__Posizioni__V1__NotaDebitoPeriodo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &cassetto__posizioni__v1__nota_debito_periodo__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t cassetto__posizioni__v1__nota_debito_periodo__pack_to_buffer
+                     (const Cassetto__Posizioni__V1__NotaDebitoPeriodo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &cassetto__posizioni__v1__nota_debito_periodo__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Cassetto__Posizioni__V1__NotaDebitoPeriodo *
+       cassetto__posizioni__v1__nota_debito_periodo__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Cassetto__Posizioni__V1__NotaDebitoPeriodo *)
+     protobuf_c_message_unpack (&cassetto__posizioni__v1__nota_debito_periodo__descriptor,
+                                allocator, len, data);
+}
+void   cassetto__posizioni__v1__nota_debito_periodo__free_unpacked
+                     (Cassetto__Posizioni__V1__NotaDebitoPeriodo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &cassetto__posizioni__v1__nota_debito_periodo__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   cassetto__posizioni__v1__nota_debito__init
                      (Cassetto__Posizioni__V1__NotaDebito         *message)
 {
@@ -3059,7 +3104,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__dati_sintetici__descri
   (ProtobufCMessageInit) cassetto__posizioni__v1__dati_sintetici__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__evidenza__field_descriptors[6] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__evidenza__field_descriptors[7] =
 {
   {
     "id",
@@ -3133,8 +3178,21 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__evidenza__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "closed_on",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Evidenza, closed_on),
+    &google__type__date__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__evidenza__field_indices_by_name[] = {
+  6,   /* field[6] = closed_on */
   2,   /* field[2] = code */
   3,   /* field[3] = description */
   0,   /* field[0] = id */
@@ -3145,7 +3203,7 @@ static const unsigned cassetto__posizioni__v1__evidenza__field_indices_by_name[]
 static const ProtobufCIntRange cassetto__posizioni__v1__evidenza__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__evidenza__descriptor =
 {
@@ -3155,14 +3213,14 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__evidenza__descriptor =
   "Cassetto__Posizioni__V1__Evidenza",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__Evidenza),
-  6,
+  7,
   cassetto__posizioni__v1__evidenza__field_descriptors,
   cassetto__posizioni__v1__evidenza__field_indices_by_name,
   1,  cassetto__posizioni__v1__evidenza__number_ranges,
   (ProtobufCMessageInit) cassetto__posizioni__v1__evidenza__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_evidenze_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_evidenze_request__field_descriptors[4] =
 {
   {
     "matricola",
@@ -3200,16 +3258,29 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_evidenze_req
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "open_only",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__ListEvidenzeRequest, open_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__list_evidenze_request__field_indices_by_name[] = {
   0,   /* field[0] = matricola */
+  3,   /* field[3] = open_only */
   1,   /* field[1] = page_size */
   2,   /* field[2] = page_token */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__list_evidenze_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_evidenze_request__descriptor =
 {
@@ -3219,7 +3290,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_evidenze_request_
   "Cassetto__Posizioni__V1__ListEvidenzeRequest",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__ListEvidenzeRequest),
-  3,
+  4,
   cassetto__posizioni__v1__list_evidenze_request__field_descriptors,
   cassetto__posizioni__v1__list_evidenze_request__field_indices_by_name,
   1,  cassetto__posizioni__v1__list_evidenze_request__number_ranges,
@@ -3624,7 +3695,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__nota_rettifica__descri
   (ProtobufCMessageInit) cassetto__posizioni__v1__nota_rettifica__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_note_rettifica_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_note_rettifica_request__field_descriptors[5] =
 {
   {
     "matricola",
@@ -3662,16 +3733,42 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_note_rettifi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "period_from",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__ListNoteRettificaRequest, period_from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period_to",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__ListNoteRettificaRequest, period_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__list_note_rettifica_request__field_indices_by_name[] = {
   0,   /* field[0] = matricola */
   1,   /* field[1] = page_size */
   2,   /* field[2] = page_token */
+  3,   /* field[3] = period_from */
+  4,   /* field[4] = period_to */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__list_note_rettifica_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_rettifica_request__descriptor =
 {
@@ -3681,7 +3778,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_rettifica_re
   "Cassetto__Posizioni__V1__ListNoteRettificaRequest",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__ListNoteRettificaRequest),
-  3,
+  5,
   cassetto__posizioni__v1__list_note_rettifica_request__field_descriptors,
   cassetto__posizioni__v1__list_note_rettifica_request__field_indices_by_name,
   1,  cassetto__posizioni__v1__list_note_rettifica_request__number_ranges,
@@ -3739,7 +3836,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_rettifica_re
   (ProtobufCMessageInit) cassetto__posizioni__v1__list_note_rettifica_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__piano_ammortamento__field_descriptors[5] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__piano_ammortamento__field_descriptors[7] =
 {
   {
     "id",
@@ -3769,11 +3866,11 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__piano_ammortament
     "benefit",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Cassetto__Posizioni__V1__PianoAmmortamento, benefit),
+    &cassetto__posizioni__v1__benefit__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3801,9 +3898,35 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__piano_ammortament
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "description",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__PianoAmmortamento, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "granted_on",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__PianoAmmortamento, granted_on),
+    &google__type__date__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__piano_ammortamento__field_indices_by_name[] = {
   2,   /* field[2] = benefit */
+  5,   /* field[5] = description */
+  6,   /* field[6] = granted_on */
   0,   /* field[0] = id */
   1,   /* field[1] = matricola */
   4,   /* field[4] = rate */
@@ -3812,7 +3935,7 @@ static const unsigned cassetto__posizioni__v1__piano_ammortamento__field_indices
 static const ProtobufCIntRange cassetto__posizioni__v1__piano_ammortamento__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__piano_ammortamento__descriptor =
 {
@@ -3822,14 +3945,14 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__piano_ammortamento__de
   "Cassetto__Posizioni__V1__PianoAmmortamento",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__PianoAmmortamento),
-  5,
+  7,
   cassetto__posizioni__v1__piano_ammortamento__field_descriptors,
   cassetto__posizioni__v1__piano_ammortamento__field_indices_by_name,
   1,  cassetto__posizioni__v1__piano_ammortamento__number_ranges,
   (ProtobufCMessageInit) cassetto__posizioni__v1__piano_ammortamento__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__rata__field_descriptors[4] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__rata__field_descriptors[5] =
 {
   {
     "number",
@@ -3879,17 +4002,30 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__rata__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "paid_on",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Rata, paid_on),
+    &google__type__date__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__rata__field_indices_by_name[] = {
   2,   /* field[2] = amount_cents */
   1,   /* field[1] = due_on */
   0,   /* field[0] = number */
   3,   /* field[3] = paid */
+  4,   /* field[4] = paid_on */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__rata__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__rata__descriptor =
 {
@@ -3899,7 +4035,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__rata__descriptor =
   "Cassetto__Posizioni__V1__Rata",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__Rata),
-  4,
+  5,
   cassetto__posizioni__v1__rata__field_descriptors,
   cassetto__posizioni__v1__rata__field_indices_by_name,
   1,  cassetto__posizioni__v1__rata__number_ranges,
@@ -4021,7 +4157,71 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_piani_ammortament
   (ProtobufCMessageInit) cassetto__posizioni__v1__list_piani_ammortamento_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__nota_debito__field_descriptors[10] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__nota_debito_periodo__field_descriptors[3] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__NotaDebitoPeriodo, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "contribution_cents",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__NotaDebitoPeriodo, contribution_cents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "due_on",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__NotaDebitoPeriodo, due_on),
+    &google__type__date__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned cassetto__posizioni__v1__nota_debito_periodo__field_indices_by_name[] = {
+  1,   /* field[1] = contribution_cents */
+  2,   /* field[2] = due_on */
+  0,   /* field[0] = period */
+};
+static const ProtobufCIntRange cassetto__posizioni__v1__nota_debito_periodo__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor cassetto__posizioni__v1__nota_debito_periodo__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "cassetto.posizioni.v1.NotaDebitoPeriodo",
+  "NotaDebitoPeriodo",
+  "Cassetto__Posizioni__V1__NotaDebitoPeriodo",
+  "cassetto.posizioni.v1",
+  sizeof(Cassetto__Posizioni__V1__NotaDebitoPeriodo),
+  3,
+  cassetto__posizioni__v1__nota_debito_periodo__field_descriptors,
+  cassetto__posizioni__v1__nota_debito_periodo__field_indices_by_name,
+  1,  cassetto__posizioni__v1__nota_debito_periodo__number_ranges,
+  (ProtobufCMessageInit) cassetto__posizioni__v1__nota_debito_periodo__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__nota_debito__field_descriptors[13] =
 {
   {
     "id",
@@ -4143,10 +4343,47 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__nota_debito__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "state",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__NotaDebito, state),
+    &cassetto__posizioni__v1__nota_debito_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "contest_richiesta_id",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__NotaDebito, contest_richiesta_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "periods",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__NotaDebito, n_periods),
+    offsetof(Cassetto__Posizioni__V1__NotaDebito, periods),
+    &cassetto__posizioni__v1__nota_debito_periodo__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__nota_debito__field_indices_by_name[] = {
   4,   /* field[4] = amount_cents */
   8,   /* field[8] = contest_reason */
+  11,   /* field[11] = contest_richiesta_id */
   7,   /* field[7] = contested */
   9,   /* field[9] = contested_at */
   6,   /* field[6] = due_on */
@@ -4155,11 +4392,13 @@ static const unsigned cassetto__posizioni__v1__nota_debito__field_indices_by_nam
   2,   /* field[2] = kind */
   1,   /* field[1] = matricola */
   3,   /* field[3] = period */
+  12,   /* field[12] = periods */
+  10,   /* field[10] = state */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__nota_debito__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__nota_debito__descriptor =
 {
@@ -4169,14 +4408,14 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__nota_debito__descripto
   "Cassetto__Posizioni__V1__NotaDebito",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__NotaDebito),
-  10,
+  13,
   cassetto__posizioni__v1__nota_debito__field_descriptors,
   cassetto__posizioni__v1__nota_debito__field_indices_by_name,
   1,  cassetto__posizioni__v1__nota_debito__number_ranges,
   (ProtobufCMessageInit) cassetto__posizioni__v1__nota_debito__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_note_debito_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_note_debito_request__field_descriptors[5] =
 {
   {
     "matricola",
@@ -4226,17 +4465,30 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__list_note_debito_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__ListNoteDebitoRequest, state),
+    &cassetto__posizioni__v1__nota_debito_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__list_note_debito_request__field_indices_by_name[] = {
   1,   /* field[1] = kind */
   0,   /* field[0] = matricola */
   2,   /* field[2] = page_size */
   3,   /* field[3] = page_token */
+  4,   /* field[4] = state */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__list_note_debito_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_debito_request__descriptor =
 {
@@ -4246,7 +4498,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_debito_reque
   "Cassetto__Posizioni__V1__ListNoteDebitoRequest",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__ListNoteDebitoRequest),
-  4,
+  5,
   cassetto__posizioni__v1__list_note_debito_request__field_descriptors,
   cassetto__posizioni__v1__list_note_debito_request__field_indices_by_name,
   1,  cassetto__posizioni__v1__list_note_debito_request__number_ranges,
@@ -4304,7 +4556,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_debito_respo
   (ProtobufCMessageInit) cassetto__posizioni__v1__list_note_debito_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__denuncia__field_descriptors[5] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__denuncia__field_descriptors[11] =
 {
   {
     "id",
@@ -4366,18 +4618,96 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__denuncia__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kind",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Denuncia, kind),
+    &cassetto__posizioni__v1__denuncia_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Denuncia, source),
+    &cassetto__posizioni__v1__denuncia_source__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lines",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__Denuncia, n_lines),
+    offsetof(Cassetto__Posizioni__V1__Denuncia, lines),
+    &cassetto__posizioni__v1__denuncia_line__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_taxable_cents",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Denuncia, total_taxable_cents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_contribution_cents",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Denuncia, total_contribution_cents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lines_count",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__Denuncia, lines_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__denuncia__field_indices_by_name[] = {
   4,   /* field[4] = errors */
   0,   /* field[0] = id */
+  5,   /* field[5] = kind */
+  7,   /* field[7] = lines */
+  10,   /* field[10] = lines_count */
   1,   /* field[1] = matricola */
   2,   /* field[2] = period */
+  6,   /* field[6] = source */
   3,   /* field[3] = submitted_on */
+  9,   /* field[9] = total_contribution_cents */
+  8,   /* field[8] = total_taxable_cents */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__denuncia__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__denuncia__descriptor =
 {
@@ -4387,14 +4717,14 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__denuncia__descriptor =
   "Cassetto__Posizioni__V1__Denuncia",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__Denuncia),
-  5,
+  11,
   cassetto__posizioni__v1__denuncia__field_descriptors,
   cassetto__posizioni__v1__denuncia__field_indices_by_name,
   1,  cassetto__posizioni__v1__denuncia__number_ranges,
   (ProtobufCMessageInit) cassetto__posizioni__v1__denuncia__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__denuncia_error__field_descriptors[2] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__denuncia_error__field_descriptors[3] =
 {
   {
     "code",
@@ -4420,15 +4750,28 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__denuncia_error__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "line",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__DenunciaError, line),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__denuncia_error__field_indices_by_name[] = {
   0,   /* field[0] = code */
+  2,   /* field[2] = line */
   1,   /* field[1] = message */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__denuncia_error__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__denuncia_error__descriptor =
 {
@@ -4438,7 +4781,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__denuncia_error__descri
   "Cassetto__Posizioni__V1__DenunciaError",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__DenunciaError),
-  2,
+  3,
   cassetto__posizioni__v1__denuncia_error__field_descriptors,
   cassetto__posizioni__v1__denuncia_error__field_indices_by_name,
   1,  cassetto__posizioni__v1__denuncia_error__number_ranges,
@@ -5533,7 +5876,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__fascicolo_chunk__descr
   (ProtobufCMessageInit) cassetto__posizioni__v1__fascicolo_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__ingest_record__field_descriptors[3] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__ingest_record__field_descriptors[8] =
 {
   {
     "subject",
@@ -5571,8 +5914,73 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__ingest_record__fi
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "nota_rettifica",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, record_case),
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, nota_rettifica),
+    &cassetto__posizioni__v1__nota_rettifica__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "piano_ammortamento",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, record_case),
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, piano_ammortamento),
+    &cassetto__posizioni__v1__piano_ammortamento__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "denuncia",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, record_case),
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, denuncia),
+    &cassetto__posizioni__v1__denuncia__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "nota_debito",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, record_case),
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, nota_debito),
+    &cassetto__posizioni__v1__nota_debito__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evidenza",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, record_case),
+    offsetof(Cassetto__Posizioni__V1__IngestRecord, evidenza),
+    &cassetto__posizioni__v1__evidenza__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__ingest_record__field_indices_by_name[] = {
+  5,   /* field[5] = denuncia */
+  7,   /* field[7] = evidenza */
+  6,   /* field[6] = nota_debito */
+  3,   /* field[3] = nota_rettifica */
+  4,   /* field[4] = piano_ammortamento */
   1,   /* field[1] = posizione */
   0,   /* field[0] = subject */
   2,   /* field[2] = versamento */
@@ -5580,7 +5988,7 @@ static const unsigned cassetto__posizioni__v1__ingest_record__field_indices_by_n
 static const ProtobufCIntRange cassetto__posizioni__v1__ingest_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__ingest_record__descriptor =
 {
@@ -5590,14 +5998,14 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__ingest_record__descrip
   "Cassetto__Posizioni__V1__IngestRecord",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__IngestRecord),
-  3,
+  8,
   cassetto__posizioni__v1__ingest_record__field_descriptors,
   cassetto__posizioni__v1__ingest_record__field_indices_by_name,
   1,  cassetto__posizioni__v1__ingest_record__number_ranges,
   (ProtobufCMessageInit) cassetto__posizioni__v1__ingest_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__ingest_summary__field_descriptors[7] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__ingest_summary__field_descriptors[12] =
 {
   {
     "received",
@@ -5683,10 +6091,75 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__ingest_summary__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "note_rettifica",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__IngestSummary, note_rettifica),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "piani_ammortamento",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__IngestSummary, piani_ammortamento),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "denunce",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__IngestSummary, denunce),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note_debito",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__IngestSummary, note_debito),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evidenze",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__IngestSummary, evidenze),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__ingest_summary__field_indices_by_name[] = {
   1,   /* field[1] = accepted */
+  9,   /* field[9] = denunce */
   6,   /* field[6] = errors */
+  11,   /* field[11] = evidenze */
+  10,   /* field[10] = note_debito */
+  7,   /* field[7] = note_rettifica */
+  8,   /* field[8] = piani_ammortamento */
   4,   /* field[4] = posizioni */
   0,   /* field[0] = received */
   2,   /* field[2] = rejected */
@@ -5696,7 +6169,7 @@ static const unsigned cassetto__posizioni__v1__ingest_summary__field_indices_by_
 static const ProtobufCIntRange cassetto__posizioni__v1__ingest_summary__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__ingest_summary__descriptor =
 {
@@ -5706,7 +6179,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__ingest_summary__descri
   "Cassetto__Posizioni__V1__IngestSummary",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__IngestSummary),
-  7,
+  12,
   cassetto__posizioni__v1__ingest_summary__field_descriptors,
   cassetto__posizioni__v1__ingest_summary__field_indices_by_name,
   1,  cassetto__posizioni__v1__ingest_summary__number_ranges,
@@ -5869,6 +6342,36 @@ const ProtobufCEnumDescriptor cassetto__posizioni__v1__channel__descriptor =
   cassetto__posizioni__v1__channel__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue cassetto__posizioni__v1__benefit__enum_values_by_number[3] =
+{
+  { "BENEFIT_UNSPECIFIED", "CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_UNSPECIFIED", 0 },
+  { "BENEFIT_PENSIONE", "CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_PENSIONE", 1 },
+  { "BENEFIT_TFS", "CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_TFS", 2 },
+};
+static const ProtobufCIntRange cassetto__posizioni__v1__benefit__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex cassetto__posizioni__v1__benefit__enum_values_by_name[3] =
+{
+  { "BENEFIT_PENSIONE", 1 },
+  { "BENEFIT_TFS", 2 },
+  { "BENEFIT_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor cassetto__posizioni__v1__benefit__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "cassetto.posizioni.v1.Benefit",
+  "Benefit",
+  "Cassetto__Posizioni__V1__Benefit",
+  "cassetto.posizioni.v1",
+  3,
+  cassetto__posizioni__v1__benefit__enum_values_by_number,
+  3,
+  cassetto__posizioni__v1__benefit__enum_values_by_name,
+  1,
+  cassetto__posizioni__v1__benefit__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue cassetto__posizioni__v1__nota_debito_kind__enum_values_by_number[4] =
 {
   { "NOTA_DEBITO_KIND_UNSPECIFIED", "CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND__NOTA_DEBITO_KIND_UNSPECIFIED", 0 },
@@ -5899,6 +6402,100 @@ const ProtobufCEnumDescriptor cassetto__posizioni__v1__nota_debito_kind__descrip
   cassetto__posizioni__v1__nota_debito_kind__enum_values_by_name,
   1,
   cassetto__posizioni__v1__nota_debito_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue cassetto__posizioni__v1__nota_debito_state__enum_values_by_number[4] =
+{
+  { "NOTA_DEBITO_STATE_UNSPECIFIED", "CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_UNSPECIFIED", 0 },
+  { "NOTA_DEBITO_STATE_APERTA", "CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_APERTA", 1 },
+  { "NOTA_DEBITO_STATE_PAGATA", "CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_PAGATA", 2 },
+  { "NOTA_DEBITO_STATE_ANNULLATA", "CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_ANNULLATA", 3 },
+};
+static const ProtobufCIntRange cassetto__posizioni__v1__nota_debito_state__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex cassetto__posizioni__v1__nota_debito_state__enum_values_by_name[4] =
+{
+  { "NOTA_DEBITO_STATE_ANNULLATA", 3 },
+  { "NOTA_DEBITO_STATE_APERTA", 1 },
+  { "NOTA_DEBITO_STATE_PAGATA", 2 },
+  { "NOTA_DEBITO_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor cassetto__posizioni__v1__nota_debito_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "cassetto.posizioni.v1.NotaDebitoState",
+  "NotaDebitoState",
+  "Cassetto__Posizioni__V1__NotaDebitoState",
+  "cassetto.posizioni.v1",
+  4,
+  cassetto__posizioni__v1__nota_debito_state__enum_values_by_number,
+  4,
+  cassetto__posizioni__v1__nota_debito_state__enum_values_by_name,
+  1,
+  cassetto__posizioni__v1__nota_debito_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue cassetto__posizioni__v1__denuncia_kind__enum_values_by_number[3] =
+{
+  { "DENUNCIA_KIND_UNSPECIFIED", "CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_UNSPECIFIED", 0 },
+  { "DENUNCIA_KIND_UNIEMENS", "CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_UNIEMENS", 1 },
+  { "DENUNCIA_KIND_DMA", "CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_DMA", 2 },
+};
+static const ProtobufCIntRange cassetto__posizioni__v1__denuncia_kind__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex cassetto__posizioni__v1__denuncia_kind__enum_values_by_name[3] =
+{
+  { "DENUNCIA_KIND_DMA", 2 },
+  { "DENUNCIA_KIND_UNIEMENS", 1 },
+  { "DENUNCIA_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor cassetto__posizioni__v1__denuncia_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "cassetto.posizioni.v1.DenunciaKind",
+  "DenunciaKind",
+  "Cassetto__Posizioni__V1__DenunciaKind",
+  "cassetto.posizioni.v1",
+  3,
+  cassetto__posizioni__v1__denuncia_kind__enum_values_by_number,
+  3,
+  cassetto__posizioni__v1__denuncia_kind__enum_values_by_name,
+  1,
+  cassetto__posizioni__v1__denuncia_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue cassetto__posizioni__v1__denuncia_source__enum_values_by_number[4] =
+{
+  { "DENUNCIA_SOURCE_UNSPECIFIED", "CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_UNSPECIFIED", 0 },
+  { "DENUNCIA_SOURCE_INGEST", "CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_INGEST", 1 },
+  { "DENUNCIA_SOURCE_MANUALE", "CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_MANUALE", 2 },
+  { "DENUNCIA_SOURCE_TRACCIATO", "CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_TRACCIATO", 3 },
+};
+static const ProtobufCIntRange cassetto__posizioni__v1__denuncia_source__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex cassetto__posizioni__v1__denuncia_source__enum_values_by_name[4] =
+{
+  { "DENUNCIA_SOURCE_INGEST", 1 },
+  { "DENUNCIA_SOURCE_MANUALE", 2 },
+  { "DENUNCIA_SOURCE_TRACCIATO", 3 },
+  { "DENUNCIA_SOURCE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor cassetto__posizioni__v1__denuncia_source__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "cassetto.posizioni.v1.DenunciaSource",
+  "DenunciaSource",
+  "Cassetto__Posizioni__V1__DenunciaSource",
+  "cassetto.posizioni.v1",
+  4,
+  cassetto__posizioni__v1__denuncia_source__enum_values_by_number,
+  4,
+  cassetto__posizioni__v1__denuncia_source__enum_values_by_name,
+  1,
+  cassetto__posizioni__v1__denuncia_source__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor cassetto__posizioni__v1__posizioni__method_descriptors[17] =

@@ -42,6 +42,7 @@ typedef struct Cassetto__Posizioni__V1__PianoAmmortamento Cassetto__Posizioni__V
 typedef struct Cassetto__Posizioni__V1__Rata Cassetto__Posizioni__V1__Rata;
 typedef struct Cassetto__Posizioni__V1__ListPianiAmmortamentoRequest Cassetto__Posizioni__V1__ListPianiAmmortamentoRequest;
 typedef struct Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse;
+typedef struct Cassetto__Posizioni__V1__NotaDebitoPeriodo Cassetto__Posizioni__V1__NotaDebitoPeriodo;
 typedef struct Cassetto__Posizioni__V1__NotaDebito Cassetto__Posizioni__V1__NotaDebito;
 typedef struct Cassetto__Posizioni__V1__ListNoteDebitoRequest Cassetto__Posizioni__V1__ListNoteDebitoRequest;
 typedef struct Cassetto__Posizioni__V1__ListNoteDebitoResponse Cassetto__Posizioni__V1__ListNoteDebitoResponse;
@@ -106,6 +107,21 @@ typedef enum _Cassetto__Posizioni__V1__Channel {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__CHANNEL)
 } Cassetto__Posizioni__V1__Channel;
 /*
+ * The benefit an amortisation plan repays.
+ */
+typedef enum _Cassetto__Posizioni__V1__Benefit {
+  CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_UNSPECIFIED = 0,
+  /*
+   * Pension benefit (prestazione pensionistica).
+   */
+  CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_PENSIONE = 1,
+  /*
+   * Trattamento di fine servizio.
+   */
+  CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_TFS = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__BENEFIT)
+} Cassetto__Posizioni__V1__Benefit;
+/*
  * The kind of a debit note.
  */
 typedef enum _Cassetto__Posizioni__V1__NotaDebitoKind {
@@ -118,6 +134,54 @@ typedef enum _Cassetto__Posizioni__V1__NotaDebitoKind {
   CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND__NOTA_DEBITO_KIND_ECA = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND)
 } Cassetto__Posizioni__V1__NotaDebitoKind;
+/*
+ * The administrative state of a debit note, as the back-end reports it (a contest is
+ * recorded apart: NotaDebito.contested).
+ */
+typedef enum _Cassetto__Posizioni__V1__NotaDebitoState {
+  CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_UNSPECIFIED = 0,
+  /*
+   * To be paid.
+   */
+  CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_APERTA = 1,
+  CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_PAGATA = 2,
+  CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_ANNULLATA = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE)
+} Cassetto__Posizioni__V1__NotaDebitoState;
+/*
+ * The kind of a monthly declaration.
+ */
+typedef enum _Cassetto__Posizioni__V1__DenunciaKind {
+  CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_UNSPECIFIED = 0,
+  /*
+   * UniEmens (private employers).
+   */
+  CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_UNIEMENS = 1,
+  /*
+   * DMA / UniEmens ListaPosPA (public employers).
+   */
+  CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_DMA = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__DENUNCIA_KIND)
+} Cassetto__Posizioni__V1__DenunciaKind;
+/*
+ * How a declaration reached the institute.
+ */
+typedef enum _Cassetto__Posizioni__V1__DenunciaSource {
+  CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_UNSPECIFIED = 0,
+  /*
+   * Fed by a back-end (Ingest).
+   */
+  CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_INGEST = 1,
+  /*
+   * Compiled by hand (SubmitDenunciaManuale).
+   */
+  CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_MANUALE = 2,
+  /*
+   * A Circolare 38/2000 file (UploadTracciato).
+   */
+  CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_TRACCIATO = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE)
+} Cassetto__Posizioni__V1__DenunciaSource;
 
 /* --- messages --- */
 
@@ -329,21 +393,31 @@ struct  Cassetto__Posizioni__V1__DatiSintetici
 
 
 /*
- * An alert (evidenza) on a position.
+ * An alert (evidenza) on a position. Natural key: id (the originating system's identifier).
  */
 struct  Cassetto__Posizioni__V1__Evidenza
 {
   ProtobufCMessage base;
   char *id;
   char *matricola;
+  /*
+   * Short code of the alert kind (letters, digits, '_' and '-', at most 32).
+   */
   char *code;
   char *description;
   Google__Type__Date *opened_on;
+  /*
+   * Open until the back-end closes it (closed_on then set).
+   */
   protobuf_c_boolean open;
+  /*
+   * Empty while open; not before opened_on.
+   */
+  Google__Type__Date *closed_on;
 };
 #define CASSETTO__POSIZIONI__V1__EVIDENZA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__evidenza__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL }
 
 
 struct  Cassetto__Posizioni__V1__ListEvidenzeRequest
@@ -352,10 +426,14 @@ struct  Cassetto__Posizioni__V1__ListEvidenzeRequest
   char *matricola;
   int32_t page_size;
   char *page_token;
+  /*
+   * Only the alerts still open.
+   */
+  protobuf_c_boolean open_only;
 };
 #define CASSETTO__POSIZIONI__V1__LIST_EVIDENZE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__list_evidenze_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Cassetto__Posizioni__V1__ListEvidenzeResponse
@@ -427,14 +505,21 @@ struct  Cassetto__Posizioni__V1__ListVersamentiResponse
 
 
 /*
- * A correction note (nota di rettifica).
+ * A correction note (nota di rettifica). Natural key: id.
  */
 struct  Cassetto__Posizioni__V1__NotaRettifica
 {
   ProtobufCMessage base;
   char *id;
   char *matricola;
+  /*
+   * Competence period corrected, YYYY-MM.
+   */
   char *period;
+  /*
+   * Correction in euro cents: positive owed to the institute, negative in the subject's
+   * favour; never 0.
+   */
   int64_t amount_cents;
   char *reason;
   Google__Type__Date *issued_on;
@@ -450,10 +535,15 @@ struct  Cassetto__Posizioni__V1__ListNoteRettificaRequest
   char *matricola;
   int32_t page_size;
   char *page_token;
+  /*
+   * Inclusive range of periods, YYYY-MM; empty for no bound.
+   */
+  char *period_from;
+  char *period_to;
 };
 #define CASSETTO__POSIZIONI__V1__LIST_NOTE_RETTIFICA_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__list_note_rettifica_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Cassetto__Posizioni__V1__ListNoteRettificaResponse
@@ -469,34 +559,49 @@ struct  Cassetto__Posizioni__V1__ListNoteRettificaResponse
 
 
 /*
- * An amortisation plan (pension or TFS benefit) with its instalments.
+ * An amortisation plan (pension or TFS benefit) with its instalments. Natural key: id.
  */
 struct  Cassetto__Posizioni__V1__PianoAmmortamento
 {
   ProtobufCMessage base;
   char *id;
   char *matricola;
-  char *benefit;
+  Cassetto__Posizioni__V1__Benefit benefit;
+  /*
+   * The sum of the instalments' amounts.
+   */
   int64_t total_cents;
+  /*
+   * Instalments numbered 1..n, in number order.
+   */
   size_t n_rate;
   Cassetto__Posizioni__V1__Rata **rate;
+  char *description;
+  Google__Type__Date *granted_on;
 };
 #define CASSETTO__POSIZIONI__V1__PIANO_AMMORTAMENTO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__piano_ammortamento__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CASSETTO__POSIZIONI__V1__BENEFIT__BENEFIT_UNSPECIFIED, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL }
 
 
 struct  Cassetto__Posizioni__V1__Rata
 {
   ProtobufCMessage base;
+  /*
+   * 1-based, unique in the plan.
+   */
   int32_t number;
   Google__Type__Date *due_on;
   int64_t amount_cents;
   protobuf_c_boolean paid;
+  /*
+   * When paid, the payment date (may be empty).
+   */
+  Google__Type__Date *paid_on;
 };
 #define CASSETTO__POSIZIONI__V1__RATA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__rata__descriptor) \
-    , 0, NULL, 0, 0 }
+    , 0, NULL, 0, 0, NULL }
 
 
 struct  Cassetto__Posizioni__V1__ListPianiAmmortamentoRequest
@@ -524,7 +629,32 @@ struct  Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse
 
 
 /*
- * A debit note.
+ * One period of a debit note: the contribution owed for it (an ECA note lists the periods
+ * whose contributions were paid late or not at all).
+ */
+struct  Cassetto__Posizioni__V1__NotaDebitoPeriodo
+{
+  ProtobufCMessage base;
+  /*
+   * YYYY-MM, unique in the note.
+   */
+  char *period;
+  /*
+   * Contribution owed for the period, euro cents (> 0).
+   */
+  int64_t contribution_cents;
+  /*
+   * When the contribution was due; empty: the legal due date of the period.
+   */
+  Google__Type__Date *due_on;
+};
+#define CASSETTO__POSIZIONI__V1__NOTA_DEBITO_PERIODO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__nota_debito_periodo__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, NULL }
+
+
+/*
+ * A debit note. Natural key: id.
  */
 struct  Cassetto__Posizioni__V1__NotaDebito
 {
@@ -532,20 +662,36 @@ struct  Cassetto__Posizioni__V1__NotaDebito
   char *id;
   char *matricola;
   Cassetto__Posizioni__V1__NotaDebitoKind kind;
+  /*
+   * The note's (first) competence period, YYYY-MM.
+   */
   char *period;
+  /*
+   * Amount owed, euro cents (> 0).
+   */
   int64_t amount_cents;
   Google__Type__Date *issued_on;
   Google__Type__Date *due_on;
   /*
-   * Set once contested.
+   * Set once contested (ContestNotaDebito; never changed by Ingest).
    */
   protobuf_c_boolean contested;
   char *contest_reason;
   Google__Protobuf__Timestamp *contested_at;
+  Cassetto__Posizioni__V1__NotaDebitoState state;
+  /*
+   * The ticketing request opened by the contest, if any.
+   */
+  char *contest_richiesta_id;
+  /*
+   * Per-period contributions (ECA notes; may be empty for other kinds).
+   */
+  size_t n_periods;
+  Cassetto__Posizioni__V1__NotaDebitoPeriodo **periods;
 };
 #define CASSETTO__POSIZIONI__V1__NOTA_DEBITO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__nota_debito__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND__NOTA_DEBITO_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, NULL, NULL, 0, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND__NOTA_DEBITO_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, NULL, NULL, 0, (char *)protobuf_c_empty_string, NULL, CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Cassetto__Posizioni__V1__ListNoteDebitoRequest
@@ -555,10 +701,11 @@ struct  Cassetto__Posizioni__V1__ListNoteDebitoRequest
   Cassetto__Posizioni__V1__NotaDebitoKind kind;
   int32_t page_size;
   char *page_token;
+  Cassetto__Posizioni__V1__NotaDebitoState state;
 };
 #define CASSETTO__POSIZIONI__V1__LIST_NOTE_DEBITO_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__list_note_debito_request__descriptor) \
-    , (char *)protobuf_c_empty_string, CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND__NOTA_DEBITO_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, CASSETTO__POSIZIONI__V1__NOTA_DEBITO_KIND__NOTA_DEBITO_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, CASSETTO__POSIZIONI__V1__NOTA_DEBITO_STATE__NOTA_DEBITO_STATE_UNSPECIFIED }
 
 
 struct  Cassetto__Posizioni__V1__ListNoteDebitoResponse
@@ -574,7 +721,7 @@ struct  Cassetto__Posizioni__V1__ListNoteDebitoResponse
 
 
 /*
- * A monthly declaration (UniEmens / DMA ListaPosPA).
+ * A monthly declaration (UniEmens / DMA ListaPosPA). Natural key: id.
  */
 struct  Cassetto__Posizioni__V1__Denuncia
 {
@@ -585,10 +732,23 @@ struct  Cassetto__Posizioni__V1__Denuncia
   Google__Type__Date *submitted_on;
   size_t n_errors;
   Cassetto__Posizioni__V1__DenunciaError **errors;
+  Cassetto__Posizioni__V1__DenunciaKind kind;
+  Cassetto__Posizioni__V1__DenunciaSource source;
+  /*
+   * The declaration's lines (GetDenuncia; ListDenunce leaves them out).
+   */
+  size_t n_lines;
+  Cassetto__Posizioni__V1__DenunciaLine **lines;
+  /*
+   * Sums over the lines, euro cents.
+   */
+  int64_t total_taxable_cents;
+  int64_t total_contribution_cents;
+  int32_t lines_count;
 };
 #define CASSETTO__POSIZIONI__V1__DENUNCIA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__denuncia__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, CASSETTO__POSIZIONI__V1__DENUNCIA_KIND__DENUNCIA_KIND_UNSPECIFIED, CASSETTO__POSIZIONI__V1__DENUNCIA_SOURCE__DENUNCIA_SOURCE_UNSPECIFIED, 0,NULL, 0, 0, 0 }
 
 
 struct  Cassetto__Posizioni__V1__DenunciaError
@@ -596,10 +756,14 @@ struct  Cassetto__Posizioni__V1__DenunciaError
   ProtobufCMessage base;
   char *code;
   char *message;
+  /*
+   * 1-based line the error is about; 0 for the whole declaration.
+   */
+  int32_t line;
 };
 #define CASSETTO__POSIZIONI__V1__DENUNCIA_ERROR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__denuncia_error__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Cassetto__Posizioni__V1__ListDenunceRequest
@@ -847,7 +1011,12 @@ typedef enum {
   CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD__NOT_SET = 0,
   CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_SUBJECT = 1,
   CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_POSIZIONE = 2,
-  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_VERSAMENTO = 3
+  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_VERSAMENTO = 3,
+  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_NOTA_RETTIFICA = 4,
+  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_PIANO_AMMORTAMENTO = 5,
+  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_DENUNCIA = 6,
+  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_NOTA_DEBITO = 7,
+  CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD_EVIDENZA = 8
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CASSETTO__POSIZIONI__V1__INGEST_RECORD__RECORD__CASE)
 } Cassetto__Posizioni__V1__IngestRecord__RecordCase;
 
@@ -862,6 +1031,11 @@ struct  Cassetto__Posizioni__V1__IngestRecord
     Cassetto__Posizioni__V1__Subject *subject;
     Cassetto__Posizioni__V1__Posizione *posizione;
     Cassetto__Posizioni__V1__Versamento *versamento;
+    Cassetto__Posizioni__V1__NotaRettifica *nota_rettifica;
+    Cassetto__Posizioni__V1__PianoAmmortamento *piano_ammortamento;
+    Cassetto__Posizioni__V1__Denuncia *denuncia;
+    Cassetto__Posizioni__V1__NotaDebito *nota_debito;
+    Cassetto__Posizioni__V1__Evidenza *evidenza;
   };
 };
 #define CASSETTO__POSIZIONI__V1__INGEST_RECORD__INIT \
@@ -881,6 +1055,11 @@ struct  Cassetto__Posizioni__V1__IngestSummary
   int64_t subjects;
   int64_t posizioni;
   int64_t versamenti;
+  int64_t note_rettifica;
+  int64_t piani_ammortamento;
+  int64_t denunce;
+  int64_t note_debito;
+  int64_t evidenze;
   /*
    * Refused records, by their position in the stream (0-based); at most 1000.
    */
@@ -889,7 +1068,7 @@ struct  Cassetto__Posizioni__V1__IngestSummary
 };
 #define CASSETTO__POSIZIONI__V1__INGEST_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__ingest_summary__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0,NULL }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
 struct  Cassetto__Posizioni__V1__RecordError
@@ -1359,6 +1538,25 @@ Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse *
                       const uint8_t       *data);
 void   cassetto__posizioni__v1__list_piani_ammortamento_response__free_unpacked
                      (Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Cassetto__Posizioni__V1__NotaDebitoPeriodo methods */
+void   cassetto__posizioni__v1__nota_debito_periodo__init
+                     (Cassetto__Posizioni__V1__NotaDebitoPeriodo         *message);
+size_t cassetto__posizioni__v1__nota_debito_periodo__get_packed_size
+                     (const Cassetto__Posizioni__V1__NotaDebitoPeriodo   *message);
+size_t cassetto__posizioni__v1__nota_debito_periodo__pack
+                     (const Cassetto__Posizioni__V1__NotaDebitoPeriodo   *message,
+                      uint8_t             *out);
+size_t cassetto__posizioni__v1__nota_debito_periodo__pack_to_buffer
+                     (const Cassetto__Posizioni__V1__NotaDebitoPeriodo   *message,
+                      ProtobufCBuffer     *buffer);
+Cassetto__Posizioni__V1__NotaDebitoPeriodo *
+       cassetto__posizioni__v1__nota_debito_periodo__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   cassetto__posizioni__v1__nota_debito_periodo__free_unpacked
+                     (Cassetto__Posizioni__V1__NotaDebitoPeriodo *message,
                       ProtobufCAllocator *allocator);
 /* Cassetto__Posizioni__V1__NotaDebito methods */
 void   cassetto__posizioni__v1__nota_debito__init
@@ -1909,6 +2107,9 @@ typedef void (*Cassetto__Posizioni__V1__ListPianiAmmortamentoRequest_Closure)
 typedef void (*Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse_Closure)
                  (const Cassetto__Posizioni__V1__ListPianiAmmortamentoResponse *message,
                   void *closure_data);
+typedef void (*Cassetto__Posizioni__V1__NotaDebitoPeriodo_Closure)
+                 (const Cassetto__Posizioni__V1__NotaDebitoPeriodo *message,
+                  void *closure_data);
 typedef void (*Cassetto__Posizioni__V1__NotaDebito_Closure)
                  (const Cassetto__Posizioni__V1__NotaDebito *message,
                   void *closure_data);
@@ -2158,7 +2359,11 @@ void cassetto__posizioni__v1__posizioni__ingest(ProtobufCService *service,
 extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__nature__descriptor;
 extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__posizione_state__descriptor;
 extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__channel__descriptor;
+extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__benefit__descriptor;
 extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__nota_debito_kind__descriptor;
+extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__nota_debito_state__descriptor;
+extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__denuncia_kind__descriptor;
+extern const ProtobufCEnumDescriptor    cassetto__posizioni__v1__denuncia_source__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__subject__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__posizione__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__search_posizioni_request__descriptor;
@@ -2183,6 +2388,7 @@ extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__piano_ammortame
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__rata__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_piani_ammortamento_request__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_piani_ammortamento_response__descriptor;
+extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__nota_debito_periodo__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__nota_debito__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_debito_request__descriptor;
 extern const ProtobufCMessageDescriptor cassetto__posizioni__v1__list_note_debito_response__descriptor;
