@@ -81,11 +81,12 @@ let package = Package(
         "SideServices", "Interop", "Storage", "Ticketing", "Validation",
       ]
     ),
-    // `cassetto`: development tokens, demo tokens, audit verification.
+    // `cassetto`: the command-line client (whoami, search, delega, export), dev and demo
+    // tokens, audit verification.
     .executableTarget(
       name: "cassetto",
       dependencies: [
-        "Server", "Security", "Storage", "Validation",
+        "Contracts", "RPC", "Server", "Security", "Storage", "Validation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "tools/cassetto"

@@ -6,14 +6,24 @@ import Server
 import Storage
 import Validation
 
-/// `cassetto`: the command-line companion of `cassetto-server` — development tokens, demo
-/// tokens, audit-chain verification.
+/// `cassetto`: the command-line client of `cassetto-server` — everyday calls on the generated
+/// clients (whoami, search, delega, export), development tokens, demo tokens, audit-chain
+/// verification.
 @main
 struct Cassetto: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cassetto",
-    abstract: "Cassetto command-line tool: development tokens, demo tokens, audit verification.",
-    subcommands: [DevToken.self, Demo.self, AuditVerify.self]
+    abstract: "Cassetto command-line client: everyday calls, development tokens, audit verification.",
+    discussion: """
+      Client commands call the server at --server (or $CASSETTO_SERVER) with the token of \
+      --token (or $CASSETTO_TOKEN); --json prints proto3 JSON instead of a table. A failed \
+      call prints 'cassetto: STATUS: message' (and the field violations) on standard error \
+      and exits with the gRPC status code (e.g. 5 for NOT_FOUND, 14 for UNAVAILABLE).
+      """,
+    subcommands: [
+      WhoAmI.self, Search.self, Delega.self, Export.self, DevToken.self, Demo.self,
+      AuditVerify.self,
+    ]
   )
 }
 
