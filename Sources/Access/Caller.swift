@@ -114,9 +114,12 @@ public struct Permission: RawRepresentable, Sendable, Hashable, Comparable,
   /// `Deleghe.CheckAccess` for any person (back-ends, the gateway).
   public static let delegheCheckAccess: Permission = "deleghe.check-access"
 
+  /// `Ticketing.SendComunicazione` to any position (e.g. irregularities found by a back-end).
+  public static let ticketingSendComunicazione: Permission = "ticketing.send-comunicazione"
+
   /// Every permission this version knows, for `--help` and configuration checks.
   public static let known: [Permission] = [
     importLegacyAbilitazioni, upsertAlboRegistrations, posizioniIngest, posizioniRead,
-    delegheCheckAccess,
+    delegheCheckAccess, ticketingSendComunicazione,
   ]
 }
