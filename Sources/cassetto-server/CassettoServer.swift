@@ -39,8 +39,17 @@ struct CassettoServer: AsyncParsableCommand {
       """
   )
 
-  @Option(help: "Address to listen on, HOST:PORT. Port 0 picks a free port.")
-  var listen: String = "127.0.0.1:50051"
+  @Option(
+    help: ArgumentHelp(
+      "Configuration file (default: $CASSETTO_CONFIG); name = value lines, see docs/configuration.md.",
+      discussion: "Every setting below can also come from the file (name without --) or the environment (CASSETTO_NAME, e.g. CASSETTO_TLS_CERT). Flags win over the environment, the environment over the file, the file over defaults."))
+  var config: String?
+
+  @Flag(help: "Print the effective configuration (secrets masked, each value's source) and exit.")
+  var printConfig = false
+
+  @Option(help: "Address to listen on, HOST:PORT. Port 0 picks a free port (default 127.0.0.1:50051).")
+  var listen: String?
 
   @Option(help: "PEM certificate chain; with --tls-key turns TLS on (ALPN h2).")
   var tlsCert: String?
@@ -51,14 +60,14 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "PEM CA bundle; clients must present a certificate it signed (mutual TLS).")
   var tlsClientCa: String?
 
-  @Option(help: "Directory for the database, spool and development keys.")
-  var dataDir: String = "./data"
+  @Option(help: "Directory for the database, spool and development keys (default ./data).")
+  var dataDir: String?
 
-  @Flag(help: "Also serve the gRPC interop service grpc.testing.TestService.")
-  var interop = false
+  @Flag(inversion: .prefixedNo, help: "Also serve the gRPC interop service grpc.testing.TestService.")
+  var interop: Bool?
 
-  @Flag(help: "Development mode: create a signing key in the data directory and trust it.")
-  var dev = false
+  @Flag(inversion: .prefixedNo, help: "Development mode: create a signing key in the data directory and trust it.")
+  var dev: Bool?
 
   @Flag(
     inversion: .prefixedNo,
@@ -74,13 +83,13 @@ struct CassettoServer: AsyncParsableCommand {
   var trustedKeys: [String] = []
 
   @Option(help: "Required 'iss' of person tokens verified with --trusted-key.")
-  var tokenIssuer: String = ""
+  var tokenIssuer: String?
 
-  @Option(help: "Required 'aud' of person tokens (development tokens too).")
-  var tokenAudience: String = Configuration.defaultAudience
+  @Option(help: "Required 'aud' of person tokens (development tokens too; default cassetto).")
+  var tokenAudience: String?
 
-  @Option(help: "Seconds of clock difference allowed with the token issuer (exp, nbf, iat).")
-  var clockSkew: Int = 60
+  @Option(help: "Seconds of clock difference allowed with the token issuer (exp, nbf, iat; default 60).")
+  var clockSkew: String?
 
   @Option(
     name: .customLong("service-identity"),
@@ -94,32 +103,32 @@ struct CassettoServer: AsyncParsableCommand {
     help: "Bootstraps the first IDM manager of a sede: CODICEFISCALE@SEDE; repeatable.")
   var idmManagers: [String] = []
 
-  @Option(help: "Cut-over: last day of the old GDP channel (Circ. 34/2023 §2.1), YYYY-MM-DD.")
-  var gdpOldChannelEnd: String = "2023-07-15"
+  @Option(help: "Cut-over: last day of the old GDP channel (Circ. 34/2023 §2.1), YYYY-MM-DD (default 2023-07-15).")
+  var gdpOldChannelEnd: String?
 
-  @Option(help: "Cut-over: enablements granted up to this day may be imported, YYYY-MM-DD.")
-  var legacyEnablementsUntil: String = "2023-03-31"
+  @Option(help: "Cut-over: enablements granted up to this day may be imported, YYYY-MM-DD (default 2023-03-31).")
+  var legacyEnablementsUntil: String?
 
   @Option(help: "Event-loop threads (default: one per core).")
-  var eventLoops: Int?
+  var eventLoops: String?
 
-  @Flag(help: "Run handlers on the event loops instead of the cooperative pool (faster; only safe when no handler blocks, e.g. --interop benchmarks).")
-  var handlersOnEventLoops = false
+  @Flag(inversion: .prefixedNo, help: "Run handlers on the event loops instead of the cooperative pool (faster; only safe when no handler blocks, e.g. --interop benchmarks).")
+  var handlersOnEventLoops: Bool?
 
   @Option(help: "Largest request message accepted, in bytes (gRPC default 4 MiB).")
-  var maxReceiveMessageSize: Int = 4 * 1024 * 1024
+  var maxReceiveMessageSize: String?
 
-  @Option(help: "Maximum concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).")
-  var maxConcurrentStreams: Int = 100
+  @Option(help: "Maximum concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS; default 100).")
+  var maxConcurrentStreams: String?
 
-  @Option(help: "Largest request header list, in bytes; larger ones reset the stream.")
-  var maxHeaderListSize: Int = 16 * 1024
+  @Option(help: "Largest request header list, in bytes; larger ones reset the stream (default 16384).")
+  var maxHeaderListSize: String?
 
-  @Option(help: "Seconds an idle connection is kept before GOAWAY.")
-  var idleTimeout: Int = 300
+  @Option(help: "Seconds an idle connection is kept before GOAWAY (default 300).")
+  var idleTimeout: String?
 
-  @Option(help: "Seconds in-flight calls may take to finish after SIGTERM/SIGINT.")
-  var shutdownGrace: Int = 10
+  @Option(help: "Seconds in-flight calls may take to finish after SIGTERM/SIGINT (default 10).")
+  var shutdownGrace: String?
 
   @Option(
     help: ArgumentHelp(
@@ -127,8 +136,8 @@ struct CassettoServer: AsyncParsableCommand {
       discussion: "Port 0 picks a free port; the bound address is printed as 'cassetto-server admin listening on HOST:PORT'."))
   var adminListen: String?
 
-  @Option(help: "Per-call log lines on standard error: json, logfmt or none.")
-  var logFormat: String = "logfmt"
+  @Option(help: "Per-call log lines on standard error: json, logfmt or none (default logfmt).")
+  var logFormat: String?
 
   @Option(
     help: ArgumentHelp(
@@ -136,106 +145,152 @@ struct CassettoServer: AsyncParsableCommand {
       discussion: "Without it, messages are written as .eml files in DATA_DIR/spool."))
   var smtpUrl: String?
 
-  @Option(help: "SMTP user name (with --smtp-password-file).")
+  @Option(help: "SMTP user name (with --smtp-password-file, or smtp-password in the file / CASSETTO_SMTP_PASSWORD).")
   var smtpUser: String?
 
   @Option(help: "File holding the SMTP password (never give a password on the command line).")
   var smtpPasswordFile: String?
 
-  @Option(help: "Envelope sender and From: address of outbox messages sent by SMTP.")
-  var smtpFrom: String = "noreply@cassetto.invalid"
+  @Option(help: "Envelope sender and From: address of outbox messages sent by SMTP (default noreply@cassetto.invalid).")
+  var smtpFrom: String?
 
-  @Flag(help: "Require STARTTLS on an smtp:// relay.")
-  var smtpStarttls = false
+  @Flag(inversion: .prefixedNo, help: "Require STARTTLS on an smtp:// relay.")
+  var smtpStarttls: Bool?
 
   @Option(help: "PEM CA bundle to verify the SMTP relay's certificate (default: the system's).")
   var smtpCaFile: String?
 
-  @Option(help: "Seconds before the first retry of a failed delivery; doubles per attempt (≤ 1 hour).")
-  var outboxRetryBase: Double = 30
+  @Option(help: "Seconds before the first retry of a failed delivery; doubles per attempt (≤ 1 hour; default 30).")
+  var outboxRetryBase: String?
 
-  func validate() throws {
-    guard (try? ListenAddress(listen)) != nil else {
-      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'")
-    }
-    if (tlsCert == nil) != (tlsKey == nil) {
-      throw ValidationError("--tls-cert and --tls-key go together")
-    }
-    if tlsClientCa != nil && tlsCert == nil {
-      throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key")
-    }
-    if maxReceiveMessageSize < 1024 { throw ValidationError("--max-receive-message-size must be ≥ 1024") }
-    if maxConcurrentStreams < 1 { throw ValidationError("--max-concurrent-streams must be ≥ 1") }
-    if maxHeaderListSize < 1024 { throw ValidationError("--max-header-list-size must be ≥ 1024") }
-    if let eventLoops, eventLoops < 1 { throw ValidationError("--event-loops must be ≥ 1") }
-    if let adminListen, (try? ListenAddress(adminListen)) == nil {
-      throw ValidationError(
-        "--admin-listen must be HOST:PORT with a port in 0...65535, got '\(adminListen)'")
-    }
-    if LogFormat(rawValue: logFormat) == nil {
-      throw ValidationError("--log-format must be json, logfmt or none, got '\(logFormat)'")
-    }
-    do {
-      try applicationConfiguration().validate()
-    } catch {
-      throw ValidationError("\(error)")
-    }
+  /// Every setting: its name (the flag's, without --), kind, default; secrets are masked.
+  static let settingSpecs: [Settings.Spec] = [
+    .init("listen", default: "127.0.0.1:50051"),
+    .init("tls-cert", unset: "h2c, no TLS"), .init("tls-key"), .init("tls-client-ca"),
+    .init("data-dir", default: "./data"),
+    .init("database", unset: "DATA-DIR/cassetto.sqlite"),
+    .init("interop", .flag, default: "false"),
+    .init("dev", .flag, default: "false"),
+    .init("demo", .flag, unset: "follows dev"),
+    .init("trusted-key", .list),
+    .init("token-issuer", default: ""),
+    .init("token-audience", default: Configuration.defaultAudience),
+    .init("clock-skew", default: "60"),
+    .init("service-identity", .list),
+    .init("idm-manager", .list),
+    .init("gdp-old-channel-end", default: "2023-07-15"),
+    .init("legacy-enablements-until", default: "2023-03-31"),
+    .init("event-loops", unset: "one per core"),
+    .init("handlers-on-event-loops", .flag, default: "false"),
+    .init("max-receive-message-size", default: String(4 * 1024 * 1024)),
+    .init("max-concurrent-streams", default: "100"),
+    .init("max-header-list-size", default: String(16 * 1024)),
+    .init("idle-timeout", default: "300"),
+    .init("shutdown-grace", default: "10"),
+    .init("admin-listen", unset: "off"),
+    .init("log-format", default: "logfmt"),
+    .init("smtp-url", unset: "spool: DATA-DIR/spool"),
+    .init("smtp-user"),
+    .init("smtp-password-file"),
+    .init("smtp-password", secret: true, flag: false),
+    .init("smtp-from", default: "noreply@cassetto.invalid"),
+    .init("smtp-starttls", .flag, default: "false"),
+    .init("smtp-ca-file"),
+    .init("outbox-retry-base", default: "30"),
+  ]
+
+  /// The settings given as flags, by setting name.
+  var flagSettings: [String: [String]] {
+    var given: [String: [String]] = [:]
+    func put(_ name: String, _ value: String?) { if let value { given[name] = [value] } }
+    func put(_ name: String, _ value: Bool?) { if let value { given[name] = [String(value)] } }
+    func put(_ name: String, _ values: [String]) { if !values.isEmpty { given[name] = values } }
+    put("listen", listen)
+    put("tls-cert", tlsCert)
+    put("tls-key", tlsKey)
+    put("tls-client-ca", tlsClientCa)
+    put("data-dir", dataDir)
+    put("database", database)
+    put("interop", interop)
+    put("dev", dev)
+    put("demo", demo)
+    put("trusted-key", trustedKeys)
+    put("token-issuer", tokenIssuer)
+    put("token-audience", tokenAudience)
+    put("clock-skew", clockSkew)
+    put("service-identity", serviceIdentities)
+    put("idm-manager", idmManagers)
+    put("gdp-old-channel-end", gdpOldChannelEnd)
+    put("legacy-enablements-until", legacyEnablementsUntil)
+    put("event-loops", eventLoops)
+    put("handlers-on-event-loops", handlersOnEventLoops)
+    put("max-receive-message-size", maxReceiveMessageSize)
+    put("max-concurrent-streams", maxConcurrentStreams)
+    put("max-header-list-size", maxHeaderListSize)
+    put("idle-timeout", idleTimeout)
+    put("shutdown-grace", shutdownGrace)
+    put("admin-listen", adminListen)
+    put("log-format", logFormat)
+    put("smtp-url", smtpUrl)
+    put("smtp-user", smtpUser)
+    put("smtp-password-file", smtpPasswordFile)
+    put("smtp-from", smtpFrom)
+    put("smtp-starttls", smtpStarttls)
+    put("smtp-ca-file", smtpCaFile)
+    put("outbox-retry-base", outboxRetryBase)
+    return given
   }
 
-  /// The domain configuration from the flags.
-  func applicationConfiguration() throws -> Configuration {
-    var configuration = Configuration(
-      dataDirectory: dataDir, databasePath: database, developmentMode: dev,
-      loadDemoData: demo ?? dev, trustedKeyFiles: trustedKeys, tokenIssuer: tokenIssuer,
-      tokenAudience: tokenAudience, clockSkew: TimeInterval(clockSkew),
-      serviceIdentities: try serviceIdentities.map { try ServiceIdentityRule(parsing: $0) },
-      idmManagers: try idmManagers.map { try IDMManagerBootstrap(parsing: $0) },
-      cutover: CutoverDates(
-        gdpOldChannelEnd: try CutoverDates.parseDate(gdpOldChannelEnd, flag: "--gdp-old-channel-end"),
-        legacyEnablementsUntil: try CutoverDates.parseDate(
-          legacyEnablementsUntil, flag: "--legacy-enablements-until")))
-    configuration.outboxRetryBase = outboxRetryBase
-    if let smtpUrl {
-      var password: String? = nil
-      if let smtpPasswordFile {
-        guard let data = FileManager.default.contents(atPath: smtpPasswordFile),
-          let text = String(data: data, encoding: .utf8)
-        else { throw ConfigurationError.invalid("--smtp-password-file: cannot read \(smtpPasswordFile)") }
-        password = text.trimmingCharacters(in: .newlines)
-      }
-      configuration.smtp = SMTPConfiguration(
-        url: smtpUrl, from: smtpFrom, username: smtpUser, password: password,
-        startTLS: smtpStarttls, caFile: smtpCaFile)
-    } else if smtpUser != nil || smtpPasswordFile != nil || smtpStarttls || smtpCaFile != nil {
-      throw ConfigurationError.invalid(
-        "--smtp-user, --smtp-password-file, --smtp-starttls and --smtp-ca-file need --smtp-url")
-    }
-    return configuration
+  /// The flags, the environment and the file, layered.
+  func settings() throws(ConfigurationError) -> Settings {
+    let environment = ProcessInfo.processInfo.environment
+    return try Settings(
+      specs: Self.settingSpecs, flags: flagSettings, environment: environment,
+      file: config ?? environment["CASSETTO_CONFIG"].flatMap { $0.isEmpty ? nil : $0 })
   }
 
   func run() async throws {
-    let address = try ListenAddress(listen)
-    var configuration = ServerConfiguration(host: address.host, port: address.port)
-    if let eventLoops { configuration.eventLoopCount = eventLoops }
-    configuration.runsHandlersOnEventLoops = handlersOnEventLoops
-    configuration.maxReceiveMessageSize = maxReceiveMessageSize
-    configuration.maxConcurrentStreams = maxConcurrentStreams
-    configuration.maxHeaderListSize = maxHeaderListSize
-    configuration.idleTimeout = .seconds(idleTimeout)
-    if let tlsCert, let tlsKey {
-      configuration.tls = TLSServerConfiguration(
-        certificateChainFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: tlsClientCa,
-        requireClientCertificate: tlsClientCa != nil)
+    let settings: Settings
+    let resolved: ResolvedSettings
+    do {
+      settings = try self.settings()
+      resolved = try ResolvedSettings(settings)
+      try resolved.application.validate()
+    } catch {
+      printError("cassetto-server: configuration: \(error)")
+      throw ExitCode(78)  // EX_CONFIG
     }
+    if printConfig {
+      print(settings.render())
+      return
+    }
+    try await serve(resolved)
+  }
 
-    if dev {
+  func serve(_ resolved: ResolvedSettings) async throws {
+    let address = resolved.listen
+    var configuration = ServerConfiguration(host: address.host, port: address.port)
+    if let eventLoops = resolved.eventLoops { configuration.eventLoopCount = eventLoops }
+    configuration.runsHandlersOnEventLoops = resolved.handlersOnEventLoops
+    configuration.maxReceiveMessageSize = resolved.maxReceiveMessageSize
+    configuration.maxConcurrentStreams = resolved.maxConcurrentStreams
+    configuration.maxHeaderListSize = resolved.maxHeaderListSize
+    configuration.idleTimeout = .seconds(resolved.idleTimeout)
+    if let tlsCert = resolved.tlsCert, let tlsKey = resolved.tlsKey {
+      configuration.tls = TLSServerConfiguration(
+        certificateChainFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: resolved.tlsClientCa,
+        requireClientCertificate: resolved.tlsClientCa != nil)
+    }
+    let interop = resolved.interop
+    let dataDir = resolved.application.dataDirectory
+
+    if resolved.application.developmentMode {
       printError(
         "cassetto-server: DEVELOPMENT MODE: trusting the development key in \(dataDir); never use --dev in production")
     }
-    let observability = Observability(
-      logger: StructuredLogger(format: LogFormat(rawValue: logFormat) ?? .logfmt))
+    let observability = Observability(logger: StructuredLogger(format: resolved.logFormat))
     let application = try await Application.start(
-      try applicationConfiguration(), observability: observability)
+      resolved.application, observability: observability)
     if application.loadedDemoData {
       printError("cassetto-server: loaded the demo data set (cassetto demo prints tokens)")
     }
@@ -251,8 +306,7 @@ struct CassettoServer: AsyncParsableCommand {
         $0.intercepted(by: observed)
       })
     var admin: AdminListener? = nil
-    if let adminListen {
-      let address = try ListenAddress(adminListen)
+    if let address = resolved.adminListen {
       let listener = try AdminListener(
         host: address.host, port: address.port, metrics: { observability.metrics.render() })
       print("cassetto-server admin listening on \(address.host):\(listener.port)")
@@ -265,7 +319,7 @@ struct CassettoServer: AsyncParsableCommand {
     print("cassetto-server listening on \(address.host):\(server.localPort)")
     flushStandardOutput()
 
-    let grace = Duration.seconds(shutdownGrace)
+    let grace = Duration.seconds(resolved.shutdownGrace)
     let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) {
       health.enterShutdown()
       Task { await server.shutdown(gracePeriod: grace) }
