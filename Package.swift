@@ -146,7 +146,9 @@ let package = Package(
       dependencies: ["Posizioni", "Access", "Contracts", "RPC", "Storage", "Validation"]),
     .testTarget(
       name: "TicketingTests",
-      dependencies: ["Ticketing", "Access", "Contracts", "RPC", "Storage", "Validation"]),
+      dependencies: [
+        "Ticketing", "Access", "Contracts", "RPC", "Security", "Server", "Storage", "Validation",
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -22,14 +22,27 @@ public struct AgendaService: Sendable {
   let clock: any CallClock
   let authorizer: Authorizer
   let newID: @Sendable () -> String
+  /// The richieste appointments are booked for (RichiesteService's tables).
+  let richieste: any AgendaRichieste
 
   public init(
     database: any Database, clock: any CallClock, authorizer: Authorizer,
     newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }
   ) {
+    self.init(
+      database: database, clock: clock, authorizer: authorizer,
+      richieste: AgendaRichiesteTables(), newID: newID)
+  }
+
+  init(
+    database: any Database, clock: any CallClock, authorizer: Authorizer,
+    richieste: any AgendaRichieste,
+    newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }
+  ) {
     self.database = database
     self.clock = clock
     self.authorizer = authorizer
+    self.richieste = richieste
     self.newID = newID
   }
 
