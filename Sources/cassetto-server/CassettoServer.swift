@@ -112,7 +112,7 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "Event-loop threads (default: one per core).")
   var eventLoops: String?
 
-  @Flag(inversion: .prefixedNo, help: "Run handlers on the event loops instead of the cooperative pool (faster; only safe when no handler blocks, e.g. --interop benchmarks).")
+  @Flag(inversion: .prefixedNo, help: "Run every handler, the domain services' too, on the event loops instead of the cooperative pool (health, reflection and the interop service always do; unsafe for handlers that block, such as the storage-backed domain services).")
   var handlersOnEventLoops: Bool?
 
   @Option(help: "Largest request message accepted, in bytes (gRPC default 4 MiB).")
@@ -297,13 +297,16 @@ struct CassettoServer: AsyncParsableCommand {
     var services: [ServiceDefinition] = application.services
     // The domain services are observed already (Application); health and reflection are here.
     // The interop TestService is not (conformance and raw-throughput benchmarks).
+    // These three never block a thread (in-memory state only), so their handlers run on the
+    // connections' event loops, without a hop to the cooperative pool (docs/performance.md);
+    // the domain services do synchronous storage work and stay on the pool.
     let observed = [observability.interceptor]
-    if interop { services.append(InteropTestService().serviceDefinition) }
+    if interop { services.append(InteropTestService().serviceDefinition.runningOnEventLoops()) }
     let health = HealthService()
-    services.append(health.serviceDefinition.intercepted(by: observed))
+    services.append(health.serviceDefinition.runningOnEventLoops().intercepted(by: observed))
     services.append(
       contentsOf: ReflectionService.definitions(serving: services).map {
-        $0.intercepted(by: observed)
+        $0.runningOnEventLoops().intercepted(by: observed)
       })
     var admin: AdminListener? = nil
     if let address = resolved.adminListen {

@@ -113,3 +113,56 @@ private func withLoopServer(
   channel.close()
   await server.shutdown(gracePeriod: .seconds(1))
 }
+
+/// `ServiceDefinition.runningOnEventLoops()`: a service declared non-blocking runs its
+/// handlers with the connection's event loop as task executor even when the server-wide
+/// option is off; any other service stays on the cooperative pool; interceptors keep the
+/// declaration.
+@Suite("Non-blocking services")
+struct NonBlockingServiceTests {
+  static let probe = MethodDescriptor(service: "test.Probe", method: "Where", kind: .unary)
+
+  /// A unary method answering whether its task has an executor preference (the loop).
+  static func probeService() -> ServiceDefinition {
+    ServiceDefinition(
+      name: "test.Probe",
+      methods: [
+        .unary(probe) { (_: RawMessage, _: ServerContext) -> RawMessage in
+          let onLoop = withUnsafeCurrentTask { $0?.unownedTaskExecutor != nil }
+          return RawMessage(bytes: [onLoop ? 1 : 0])
+        }
+      ], file: nil)
+  }
+
+  struct PassThrough: ServerInterceptor {
+    func intercept(context: ServerContext, next: @Sendable () async throws -> Void) async throws
+    {
+      try await next()
+    }
+  }
+
+  func whereItRuns(_ service: ServiceDefinition) async throws -> UInt8? {
+    let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 1)
+    #expect(configuration.runsHandlersOnEventLoops == false)
+    let server = try Server(configuration: configuration, services: [service])
+    try server.start()
+    let channel = Channel(host: "127.0.0.1", port: server.localPort)
+    defer { channel.close() }
+    let response: ClientResponse<RawMessage> = try await channel.unary(
+      Self.probe, request: RawMessage(bytes: []), options: CallOptions(timeout: .seconds(20)))
+    await server.shutdown(gracePeriod: .seconds(1))
+    return response.message.bytes.first
+  }
+
+  @Test func declaredServiceRunsOnTheLoop() async throws {
+    #expect(try await whereItRuns(Self.probeService().runningOnEventLoops()) == 1)
+    #expect(
+      try await whereItRuns(
+        Self.probeService().runningOnEventLoops().intercepted(by: [PassThrough()])) == 1)
+  }
+
+  @Test func otherServicesStayOnThePool() async throws {
+    #expect(try await whereItRuns(Self.probeService()) == 0)
+    #expect(try await whereItRuns(Self.probeService().intercepted(by: [PassThrough()])) == 0)
+  }
+}

@@ -63,4 +63,14 @@ public struct ServiceDefinition: Sendable {
     self.methods = methods
     self.file = file
   }
+
+  /// The same service, declared non-blocking: every handler runs on its connection's event
+  /// loop (``ServerMethod/runsOnEventLoop``). Only for handlers that never block a thread —
+  /// no synchronous storage, file or network I/O — since a blocked loop stalls all of its
+  /// connections; awaiting (suspending) is fine.
+  public func runningOnEventLoops() -> ServiceDefinition {
+    var copy = self
+    for index in copy.methods.indices { copy.methods[index].runsOnEventLoop = true }
+    return copy
+  }
 }

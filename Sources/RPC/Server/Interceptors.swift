@@ -31,13 +31,15 @@ extension ServiceDefinition {
     var copy = self
     copy.methods = methods.map { method in
       let run = method.run
-      return ServerMethod(
+      var wrapped = ServerMethod(
         descriptor: method.descriptor, maxReceiveMessageSize: method.maxReceiveMessageSize
       ) { requests, responses, context in
         try await Self.runChain(interceptors[...], context: context) {
           try await run(requests, responses, context)
         }
       }
+      wrapped.runsOnEventLoop = method.runsOnEventLoop
+      return wrapped
     }
     return copy
   }

@@ -359,7 +359,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
   private func launch(_ stream: ServerStream) {
     guard let call = stream.call, let method = stream.method, stream.task == nil else { return }
-    if configuration.runsHandlersOnEventLoops {
+    if method.runsOnEventLoop || configuration.runsHandlersOnEventLoops {
       stream.task = Task(executorPreference: loop) { await call.run(method) }
     } else {
       stream.task = Task { await call.run(method) }

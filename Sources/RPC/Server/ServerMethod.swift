@@ -6,6 +6,10 @@ public struct ServerMethod: Sendable {
   public let descriptor: MethodDescriptor
   /// Largest request message accepted, overriding the server-wide limit.
   public var maxReceiveMessageSize: Int?
+  /// The handler never blocks its thread (it may suspend): the server runs it directly on its
+  /// connection's event loop instead of the cooperative pool, with no thread hop per call.
+  /// Set with ``ServiceDefinition/runningOnEventLoops()``.
+  public var runsOnEventLoop = false
 
   /// Runs the call: reads raw requests, writes raw responses, throws to end with a status.
   package let run:
