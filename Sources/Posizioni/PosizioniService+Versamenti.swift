@@ -67,10 +67,11 @@ extension PosizioniService {
     }
   }
 
-  /// Summary of one position. From ingested data: the last payment (latest payment date,
-  /// then latest ingested), the total and count of the payments in the requested period
-  /// range (`INVALID_ARGUMENT` on a bad range, before visibility). Debt balance, declarations with errors and open alerts need data
-  /// not ingested yet and answer 0 (docs/posizioni.md).
+  /// Summary of one position: the last payment (latest payment date, then latest ingested),
+  /// the total and count of the payments in the requested period range (`INVALID_ARGUMENT`
+  /// on a bad range, before visibility); over the whole position, the debt balance (sum of
+  /// the APERTA debit notes, contested or not), the declarations with errors and the open
+  /// alerts.
   public func getDatiSintetici(
     request: Cassetto_Posizioni_V1_GetDatiSinteticiRequest, context: ServerContext
   ) async throws -> Cassetto_Posizioni_V1_DatiSintetici {
@@ -101,6 +102,23 @@ extension PosizioniService {
       {
         summary.lastPayment = try Self.versamento(row)
       }
+      // The whole position, whatever the range: what is owed now, what needs fixing now.
+      if let debt = try db.queryFirst(
+        """
+        SELECT COALESCE(SUM(amount_cents), 0) AS owed FROM posizioni_note_debito
+        WHERE matricola = ? AND state = ?
+        """, [matricola, Cassetto_Posizioni_V1_NotaDebitoState.aperta.rawValue])
+      {
+        summary.debtBalanceCents = try debt.int64("owed")
+      }
+      summary.declarationsWithErrors = Int32(
+        clamping: try db.queryFirst(
+          "SELECT COUNT(*) AS n FROM posizioni_denunce WHERE matricola = ? AND errors_count > 0",
+          [matricola])?.int64("n") ?? 0)
+      summary.openAlerts = Int32(
+        clamping: try db.queryFirst(
+          "SELECT COUNT(*) AS n FROM posizioni_evidenze WHERE matricola = ? AND is_open = 1",
+          [matricola])?.int64("n") ?? 0)
       return summary
     }
   }

@@ -23,17 +23,24 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   /// `Ingest` writes its records in transactions of this many (one audit event each): few
   /// commits, each rewriting the index pages it touched, and memory still flat.
   let ingestBatchSize: Int
+  /// The menu registry `GetMenu` filters (validated at start-up by the composition root).
+  let applications: ApplicationRegistry
+  /// Profile scopes of persons, for the registry's scope filter (`nil`: nobody holds any).
+  let enablements: (any EnablementDirectory)?
 
   public init(
     database: any Database, clock: any CallClock, access: any PositionAccess,
     newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
-    ingestBatchSize: Int = 20_000
+    ingestBatchSize: Int = 20_000, applications: ApplicationRegistry = .builtIn,
+    enablements: (any EnablementDirectory)? = nil
   ) {
     self.database = database
     self.clock = clock
     self.access = access
     self.newID = newID
     self.ingestBatchSize = max(1, ingestBatchSize)
+    self.applications = applications
+    self.enablements = enablements
   }
 
   // MARK: Search and detail
@@ -162,9 +169,10 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   /// The position `matricola` if it exists and `caller` may see it; `NOT_FOUND` otherwise
   /// (the same answer for both: no existence leak). Every answer, granted or refused, writes
   /// one access audit event naming the caller, the grant chain and `action` (issue 5 item 7).
-  func visiblePosition(_ text: String, caller: Caller, action: MethodDescriptor) async throws
-    -> Cassetto_Posizioni_V1_Posizione
-  {
+  /// `object` names what within the position was read (`denuncia:<id>`…), for the audit.
+  func visiblePosition(
+    _ text: String, caller: Caller, action: MethodDescriptor, object: String? = nil
+  ) async throws -> Cassetto_Posizioni_V1_Posizione {
     let matricola = try PosizioniRules.matricola(text, field: "matricola")
     let notFound = AccessError.notFound("no position \(matricola) visible to the caller")
     let now = clock.now()
@@ -177,21 +185,27 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
         caller, position: position.info, subject: subject.info, at: now)
     }
     try await auditRead(
-      caller: caller, action: action, matricola: matricola, decision: decision, at: now)
+      caller: caller, action: action, matricola: matricola, decision: decision, at: now,
+      object: object)
     guard decision.allowed, let position else { throw notFound }
     return position
   }
 
-  /// One access audit event for a read of `matricola`: outcome success or denied.
+  /// One access audit event for a read of `matricola` (subject `posizione:<M>`, what
+  /// `Audit.ListAccessEvents` selects on): outcome success or denied; `object` in the
+  /// details when the read names one.
   func auditRead(
     caller: Caller, action: MethodDescriptor, matricola: String, decision: PositionReadDecision,
-    at now: Date
+    at now: Date, object: String? = nil, subject: String? = nil
   ) async throws {
+    var details = ["matricola": matricola]
+    if let object { details["object"] = object }
     let event = AuditEvent(
       id: newID(), time: now, actor: caller.actorID, action: action.path,
-      subject: "posizione:\(matricola)", delegaChain: decision.allowed ? decision.chain : nil,
+      subject: subject ?? "posizione:\(matricola)",
+      delegaChain: decision.allowed ? decision.chain : nil,
       outcome: decision.allowed ? .success : .denied,
-      details: AuditEvent.json(["matricola": matricola]))
+      details: AuditEvent.json(details))
     try await database.write { db in _ = try AuditLog.append(event, in: db) }
   }
 
@@ -200,42 +214,6 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   static func unimplemented(_ method: MethodDescriptor) -> RPCError {
     RPCError(.unimplemented, "\(method.path) is not implemented yet")
   }
-
-  public func getMenu(request: Cassetto_Posizioni_V1_GetMenuRequest, context: ServerContext)
-    async throws -> Cassetto_Posizioni_V1_Menu
-  { throw Self.unimplemented(Method.getMenu) }
-
-  public func listEvidenze(
-    request: Cassetto_Posizioni_V1_ListEvidenzeRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_ListEvidenzeResponse {
-    throw Self.unimplemented(Method.listEvidenze)
-  }
-
-  public func listNoteRettifica(
-    request: Cassetto_Posizioni_V1_ListNoteRettificaRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_ListNoteRettificaResponse {
-    throw Self.unimplemented(Method.listNoteRettifica)
-  }
-
-  public func listPianiAmmortamento(
-    request: Cassetto_Posizioni_V1_ListPianiAmmortamentoRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_ListPianiAmmortamentoResponse {
-    throw Self.unimplemented(Method.listPianiAmmortamento)
-  }
-
-  public func listNoteDebito(
-    request: Cassetto_Posizioni_V1_ListNoteDebitoRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_ListNoteDebitoResponse {
-    throw Self.unimplemented(Method.listNoteDebito)
-  }
-
-  public func listDenunce(request: Cassetto_Posizioni_V1_ListDenunceRequest, context: ServerContext)
-    async throws -> Cassetto_Posizioni_V1_ListDenunceResponse
-  { throw Self.unimplemented(Method.listDenunce) }
-
-  public func getDenuncia(request: Cassetto_Posizioni_V1_GetDenunciaRequest, context: ServerContext)
-    async throws -> Cassetto_Posizioni_V1_Denuncia
-  { throw Self.unimplemented(Method.getDenuncia) }
 
   public func contestNotaDebito(
     requests: RequestStream<Cassetto_Posizioni_V1_ContestNotaDebitoRequest>, context: ServerContext

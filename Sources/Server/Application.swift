@@ -91,7 +91,10 @@ public final class Application: Sendable {
         positions: PosizioniDirectory(database: database),
         enablements: IdentityEnablementDirectory(database: database),
         deleghe: DelegheDirectory(database: database), cutover: configuration.cutover)
-      let posizioni = PosizioniService(database: database, clock: clock, access: authorizer)
+      let applications = try ApplicationRegistry.load(path: configuration.applicationsPath)
+      let posizioni = PosizioniService(
+        database: database, clock: clock, access: authorizer, applications: applications,
+        enablements: IdentityEnablementDirectory(database: database))
       let deleghe = DelegheService(
         database: database, clock: clock, authorizer: authorizer,
         otpKey: try OTPKey.loadOrCreate(at: configuration.otpKeyPath))
@@ -101,14 +104,22 @@ public final class Application: Sendable {
       if configuration.loadDemoData {
         try await posizioni.loadDemoDataIfEmpty()
       }
+      let services = [
+        identity.serviceDefinition.intercepted(by: interceptors),
+        posizioni.serviceDefinition.intercepted(by: interceptors),
+        deleghe.serviceDefinition.intercepted(by: interceptors),
+        ticketing.serviceDefinition.intercepted(by: interceptors),
+        AccessAuditService(
+          database: database, enablements: IdentityEnablementDirectory(database: database)
+        ).serviceDefinition.intercepted(by: interceptors),
+      ]
+      // Every RPC the menu opens must be served here (a typo stops the start).
+      try applications.checkTargets(
+        served: Set(services.flatMap { $0.methods.map(\.descriptor.path) }),
+        path: configuration.applicationsPath)
       return Application(
         configuration: configuration, database: database,
-        services: [
-          identity.serviceDefinition.intercepted(by: interceptors),
-          posizioni.serviceDefinition.intercepted(by: interceptors),
-          deleghe.serviceDefinition.intercepted(by: interceptors),
-          ticketing.serviceDefinition.intercepted(by: interceptors),
-        ],
+        services: services,
         loadedDemoData: loaded, clock: clock, observability: observability)
     } catch {
       await database.close()

@@ -1,5 +1,6 @@
 import Access
 import Foundation
+import Posizioni
 import Validation
 
 /// Everything the server needs to start, as one value (STYLE.md, convention 7): built from
@@ -33,6 +34,8 @@ public struct Configuration: Sendable {
   public var smtp: SMTPConfiguration? = nil
   /// First retry delay of a failed delivery, in seconds; it doubles per attempt (≤ 1 hour).
   public var outboxRetryBase: TimeInterval = 30
+  /// The drawer's application registry file (`--applications`); `nil`: the built-in one.
+  public var applicationsPath: String? = nil
 
   /// Default `aud`: the name the gateway issues Cassetto's tokens for.
   public static let defaultAudience = "cassetto"
@@ -94,6 +97,11 @@ public struct Configuration: Sendable {
     }
     if loadDemoData && !developmentMode {
       throw .invalid("--demo loads well-known identities: only with --dev")
+    }
+    do {
+      _ = try ApplicationRegistry.load(path: applicationsPath)
+    } catch {
+      throw .invalid("--applications: \(error)")
     }
   }
 

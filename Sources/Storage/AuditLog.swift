@@ -152,6 +152,31 @@ public enum AuditLog {
     return try db.query(sql, arguments).map(record(from:))
   }
 
+  /// Records in sequence order after `sequence` whose subject is one of `subjects`
+  /// (e.g. the `posizione:<M>` of a subject's positions), optionally within
+  /// [`from`, `to`]. An empty `subjects` selects nothing.
+  public static func records(
+    after sequence: Int64 = 0, subjects: [String], from: Date? = nil, to: Date? = nil,
+    limit: Int = 100, in db: any ReadContext
+  ) throws -> [AuditRecord] {
+    guard !subjects.isEmpty else { return [] }
+    var sql = "SELECT * FROM audit_events WHERE seq > ? AND subject IN ("
+      + Array(repeating: "?", count: subjects.count).joined(separator: ", ") + ")"
+    var arguments: [any SQLConvertible] = [sequence]
+    arguments.append(contentsOf: subjects as [any SQLConvertible])
+    if let from {
+      sql += " AND occurred_at >= ?"
+      arguments.append(from)
+    }
+    if let to {
+      sql += " AND occurred_at <= ?"
+      arguments.append(to)
+    }
+    sql += " ORDER BY seq LIMIT ?"
+    arguments.append(limit)
+    return try db.query(sql, arguments).map(record(from:))
+  }
+
   /// Walks the whole chain in one read snapshot and reports the first record that does not
   /// check out.
   public static func verify(_ database: any Database) async throws -> AuditVerification {

@@ -163,6 +163,9 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "Seconds before the first retry of a failed delivery; doubles per attempt (≤ 1 hour; default 30).")
   var outboxRetryBase: String?
 
+  @Option(help: "JSON application registry of the drawer menu (default: the built-in one, as in config/applications.json).")
+  var applications: String?
+
   /// Every setting: its name (the flag's, without --), kind, default; secrets are masked.
   static let settingSpecs: [Settings.Spec] = [
     .init("listen", default: "127.0.0.1:50051"),
@@ -197,6 +200,7 @@ struct CassettoServer: AsyncParsableCommand {
     .init("smtp-starttls", .flag, default: "false"),
     .init("smtp-ca-file"),
     .init("outbox-retry-base", default: "30"),
+    .init("applications", unset: "built-in (config/applications.json)"),
   ]
 
   /// The settings given as flags, by setting name.
@@ -238,6 +242,7 @@ struct CassettoServer: AsyncParsableCommand {
     put("smtp-starttls", smtpStarttls)
     put("smtp-ca-file", smtpCaFile)
     put("outbox-retry-base", outboxRetryBase)
+    put("applications", applications)
     return given
   }
 

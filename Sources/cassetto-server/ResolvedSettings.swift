@@ -96,6 +96,7 @@ struct ResolvedSettings {
         gdpOldChannelEnd: gdpOldChannelEnd, legacyEnablementsUntil: legacyEnablementsUntil))
     configuration.outboxRetryBase =
       try settings.double("outbox-retry-base", in: 0.1...3600) ?? 30
+    configuration.applicationsPath = nonEmpty("applications")
     if let smtpUrl = nonEmpty("smtp-url") {
       var password = nonEmpty("smtp-password")
       if let file = nonEmpty("smtp-password-file") {

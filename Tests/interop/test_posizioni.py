@@ -6,7 +6,7 @@ back-end with posizioni.read; NOT_FOUND for an unrelated person; UNAUTHENTICATED
 token; INVALID_ARGUMENT with google.rpc.BadRequest on bad filters; ListVersamenti (period
 range, page tokens) and GetDatiSintetici with the same visibility; the access audit of every
 position read (granted or denied) read back from the SQLite file, and `cassetto audit-verify`
-still intact; UNIMPLEMENTED for the RPCs not built yet. The server runs with --dev (demo data) in a temporary data directory."""
+still intact. The GDP services, the menu and the access audit are in test_posizioni_gdp.py. The server runs with --dev (demo data) in a temporary data directory."""
 
 from __future__ import annotations
 
@@ -219,12 +219,6 @@ def test_bad_filters_are_invalid_argument(env):
     error = code_of(lambda: call(env, "SearchPosizioni", env.pb.SearchPosizioniRequest(
         page_token="garbage!"), "operator"))
     assert bad_request_fields(error) == ["page_token"]
-
-
-def test_not_yet_built_rpcs_are_unimplemented(env):
-    error = code_of(lambda: call(env, "ListEvidenze", env.pb.ListEvidenzeRequest(
-        matricola="7012345601"), "legal-representative"))
-    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def audit_rows(env, matricola):
