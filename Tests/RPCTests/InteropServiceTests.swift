@@ -148,12 +148,14 @@ struct InteropServiceTests {
     var request = Grpc_Testing_StreamingOutputCallRequest()
     request.responseParameters = [parameters(1), parameters(1, intervalUs: 30_000_000)]
     let sink = ResponseSink()
-    let started = ContinuousClock.now
     let task = Task {
       try await service.streamingOutputCall(
         request: request, responses: sink.writer(), context: makeContext())
     }
     while sink.count == 0 { try await Task.sleep(for: .milliseconds(5)) }
+    // Timed from the cancellation, not the start: under a loaded parallel test run the task
+    // may wait seconds for a thread before its first message (the sleep itself is 30 s).
+    let started = ContinuousClock.now
     task.cancel()
     await #expect(throws: CancellationError.self) { try await task.value }
     #expect(ContinuousClock.now - started < .seconds(10))
