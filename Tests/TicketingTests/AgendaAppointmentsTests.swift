@@ -281,6 +281,36 @@ func agendaCancel(
     }
   }
 
+  @Test func appointmentsOfASedeComeInPagesBySlotStart() async throws {
+    try await withAgendaAndRichieste { service, _, _, richieste in
+      for i in 0..<5 { richieste.add("p\(i)", openedDaysAgo: 31) }
+      // Five slots published latest first; each request books one.
+      let slots = try await agendaPublish(
+        service, (0..<5).map { agendaSlotSpec(F.start.addingTimeInterval(Double(10 - $0) * hour)) })
+      var booked: [String: Date] = [:]
+      for i in 0..<5 {
+        let a = try await agendaBook(service, as: F.owner, richiesta: "p\(i)", slot: slots[i].id)
+        booked[a.id] = F.start.addingTimeInterval(Double(10 - i) * hour)
+      }
+      let expected = booked.sorted { $0.value < $1.value }.map(\.key)
+      var seen: [String] = []
+      var token = ""
+      repeat {
+        var request = Cassetto_Ticketing_V1_ListAppointmentsRequest()
+        request.sedeCode = "7000"
+        request.pageSize = 2
+        request.pageToken = token
+        let page = try await agendaAs(agendaPerson(F.operatorCF)) {
+          try await service.listAppointments(request: request, context: agendaContext())
+        }
+        #expect(page.appointments.count <= 2)
+        seen += page.appointments.map(\.id)
+        token = page.nextPageToken
+      } while !token.isEmpty
+      #expect(seen == expected)
+    }
+  }
+
   /// 50 bookings of the last seat at once, in process: exactly one wins.
   @Test func fiftyConcurrentBookingsOfOneSeatExactlyOneWins() async throws {
     try await withAgendaAndRichieste { service, database, _, richieste in
