@@ -25,6 +25,7 @@ let package = Package(
     .executable(name: "cassetto-interop-client", targets: ["cassetto-interop-client"]),
     .executable(name: "cassetto-load", targets: ["cassetto-load"]),
     .executable(name: "bench-checkaccess", targets: ["bench-checkaccess"]),
+    .executable(name: "bench-posizioni", targets: ["bench-posizioni"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -121,6 +122,15 @@ let package = Package(
         "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "tools/bench-checkaccess"
+    ),
+    // Positions benchmark (issue 5): ingest rate; SearchPosizioni and ListVersamenti over gRPC.
+    .executableTarget(
+      name: "bench-posizioni",
+      dependencies: [
+        "Access", "Contracts", "Posizioni", "RPC", "Security", "Server", "Storage", "Validation",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "tools/bench-posizioni"
     ),
     .executableTarget(
       name: "protoc-gen-cassetto",
