@@ -109,28 +109,39 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
       arguments.append(filter.state.rawValue)
     }
     if !scope.all {
+      // The visible positions as one compound of index lookups (owner through the subjects'
+      // legal representative and the responsabili, sedi, subjects, matricole), which SQLite
+      // reads as a sorted list of seqs: a search costs what the caller may see, not a scan of
+      // every position in seq order (measured with tools/bench-posizioni).
       var visible: [String] = []
       if let owner = scope.owner {
-        visible.append("s.legal_representative = ?")
+        visible.append(
+          """
+          SELECT o.seq FROM posizioni_subjects os
+          JOIN posizioni_positions o ON o.subject_fiscal_code = os.fiscal_code
+          WHERE os.legal_representative = ?
+          """)
         arguments.append(owner)
         visible.append(
           """
-          EXISTS (SELECT 1 FROM posizioni_subject_responsabili r
-            WHERE r.subject_fiscal_code = p.subject_fiscal_code AND r.fiscal_code = ?)
+          SELECT o.seq FROM posizioni_subject_responsabili r
+          JOIN posizioni_positions o ON o.subject_fiscal_code = r.subject_fiscal_code
+          WHERE r.fiscal_code = ?
           """)
         arguments.append(owner)
       }
       for (column, values) in [
-        ("p.sede_code", scope.sedi), ("p.subject_fiscal_code", scope.subjects),
-        ("p.matricola", scope.matricole),
+        ("sede_code", scope.sedi), ("subject_fiscal_code", scope.subjects),
+        ("matricola", scope.matricole),
       ] where !values.isEmpty {
         let sorted = values.sorted()
         visible.append(
-          "\(column) IN (\(Array(repeating: "?", count: sorted.count).joined(separator: ", ")))")
+          "SELECT seq FROM posizioni_positions WHERE \(column) IN ("
+            + Array(repeating: "?", count: sorted.count).joined(separator: ", ") + ")")
         arguments.append(contentsOf: sorted as [any SQLConvertible])
       }
       if visible.isEmpty { return .init() }
-      conditions.append("(" + visible.joined(separator: " OR ") + ")")
+      conditions.append("p.seq IN (" + visible.joined(separator: " UNION ALL ") + ")")
     }
     arguments.append(limit + 1)
     let rows = try db.query(
