@@ -42,7 +42,7 @@ final class AgendaFakeRichieste: AgendaRichieste {
 }
 
 func withAgendaAndRichieste(
-  _ body: (AgendaService, SQLiteDatabase, AgendaClock, AgendaFakeRichieste) async throws -> Void
+  _ body: (AgendaService, any Database, AgendaClock, AgendaFakeRichieste) async throws -> Void
 ) async throws {
   let fake = AgendaFakeRichieste()
   try await withAgenda { plain, database, clock in

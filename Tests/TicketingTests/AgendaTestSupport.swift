@@ -180,7 +180,7 @@ func agendaTimestamp(_ date: Date) -> Google_Protobuf_Timestamp {
 }
 
 /// Audit events of `action` (an RPC name) with their outcome, in order.
-func agendaAudit(_ database: SQLiteDatabase, _ method: String) async throws -> [String] {
+func agendaAudit(_ database: any Database, _ method: String) async throws -> [String] {
   try await database.read { db in
     try db.query(
       "SELECT outcome FROM audit_events WHERE action = ? ORDER BY seq",

@@ -17,7 +17,7 @@ struct AgendaWire: Sendable {
   let server: Server
   let signer: JWTSigner
   let clock: AgendaClock
-  let database: SQLiteDatabase
+  let database: any Database
   let richieste: AgendaFakeRichieste
   static let issuer = "agenda-tests"
   static let audience = "cassetto"
