@@ -109,25 +109,39 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
       arguments.append(filter.state.rawValue)
     }
     if !scope.all {
-      // The visible positions as one compound of index lookups (owner through the subjects'
-      // legal representative and the responsabili, sedi, subjects, matricole), which SQLite
-      // reads as a sorted list of seqs: a search costs what the caller may see, not a scan of
-      // every position in seq order (measured with tools/bench-posizioni).
+      // Two shapes of the same rule, chosen by who drives the query. With a selective filter
+      // (fiscal code, matricola, name prefix) the filter's index finds few rows and each is
+      // checked against the scope. Without, the scope drives: the visible positions as one
+      // compound of index lookups (owner through the subjects' legal representative and the
+      // responsabili, sedi, subjects, matricole), read as a sorted list of seqs, so an owner's
+      // search costs what the owner may see, not a scan of every position in seq order
+      // (measured with tools/bench-posizioni, docs/performance.md).
+      let selective =
+        !filter.fiscalCode.isEmpty || !filter.matricola.isEmpty || !filter.namePrefix.isEmpty
       var visible: [String] = []
       if let owner = scope.owner {
-        visible.append(
-          """
-          SELECT o.seq FROM posizioni_subjects os
-          JOIN posizioni_positions o ON o.subject_fiscal_code = os.fiscal_code
-          WHERE os.legal_representative = ?
-          """)
+        if selective {
+          visible.append("s.legal_representative = ?")
+          visible.append(
+            """
+            EXISTS (SELECT 1 FROM posizioni_subject_responsabili r
+              WHERE r.subject_fiscal_code = p.subject_fiscal_code AND r.fiscal_code = ?)
+            """)
+        } else {
+          visible.append(
+            """
+            SELECT o.seq FROM posizioni_subjects os
+            JOIN posizioni_positions o ON o.subject_fiscal_code = os.fiscal_code
+            WHERE os.legal_representative = ?
+            """)
+          visible.append(
+            """
+            SELECT o.seq FROM posizioni_subject_responsabili r
+            JOIN posizioni_positions o ON o.subject_fiscal_code = r.subject_fiscal_code
+            WHERE r.fiscal_code = ?
+            """)
+        }
         arguments.append(owner)
-        visible.append(
-          """
-          SELECT o.seq FROM posizioni_subject_responsabili r
-          JOIN posizioni_positions o ON o.subject_fiscal_code = r.subject_fiscal_code
-          WHERE r.fiscal_code = ?
-          """)
         arguments.append(owner)
       }
       for (column, values) in [
@@ -135,13 +149,17 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
         ("matricola", scope.matricole),
       ] where !values.isEmpty {
         let sorted = values.sorted()
+        let list = "(" + Array(repeating: "?", count: sorted.count).joined(separator: ", ") + ")"
         visible.append(
-          "SELECT seq FROM posizioni_positions WHERE \(column) IN ("
-            + Array(repeating: "?", count: sorted.count).joined(separator: ", ") + ")")
+          selective
+            ? "p.\(column) IN \(list)" : "SELECT seq FROM posizioni_positions WHERE \(column) IN \(list)")
         arguments.append(contentsOf: sorted as [any SQLConvertible])
       }
       if visible.isEmpty { return .init() }
-      conditions.append("p.seq IN (" + visible.joined(separator: " UNION ALL ") + ")")
+      conditions.append(
+        selective
+          ? "(" + visible.joined(separator: " OR ") + ")"
+          : "p.seq IN (" + visible.joined(separator: " UNION ALL ") + ")")
     }
     arguments.append(limit + 1)
     let rows = try db.query(
