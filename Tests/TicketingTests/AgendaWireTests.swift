@@ -149,6 +149,11 @@ func agendaBadRequestFields(_ body: () async throws -> Void) async -> [String] {
         )
       }
       #expect(booked == 1 && appointments == 1)
+      // Every attempt is audited (1 success, 49 rejected) and the chain is intact.
+      let audit = try await agendaAudit(wire.database, "BookAppointment")
+      #expect(audit.filter { $0 == "success" }.count == 1)
+      #expect(audit.filter { $0 == "rejected" }.count == 49)
+      #expect(try await AuditLog.verify(wire.database).isIntact)
       let free = try await wire.client(setup).listAvailableSlots(
         {
           var r = Cassetto_Ticketing_V1_ListAvailableSlotsRequest()
