@@ -27,6 +27,8 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   let applications: ApplicationRegistry
   /// Profile scopes of persons, for the registry's scope filter (`nil`: nobody holds any).
   let enablements: (any EnablementDirectory)?
+  /// Group commit of the read-audit events (one transaction for concurrent reads).
+  let auditWriter: AuditGroupWriter
 
   public init(
     database: any Database, clock: any CallClock, access: any PositionAccess,
@@ -41,6 +43,7 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     self.ingestBatchSize = max(1, ingestBatchSize)
     self.applications = applications
     self.enablements = enablements
+    self.auditWriter = AuditGroupWriter(database: database)
   }
 
   // MARK: Search and detail
@@ -235,7 +238,7 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
       delegaChain: decision.allowed ? decision.chain : nil,
       outcome: decision.allowed ? .success : .denied,
       details: AuditEvent.json(details))
-    try await database.write { db in _ = try AuditLog.append(event, in: db) }
+    try await auditWriter.append(event)
   }
 
   // MARK: Not implemented yet

@@ -236,3 +236,47 @@ func calling<T: Sendable>(_ caller: Caller, _ body: () async throws -> T) async 
     }
   }
 }
+
+actor AnswerCounter {
+  var value = 0
+  func increment() -> Int {
+    value += 1
+    return value
+  }
+}
+
+@Suite struct AuditGroupCommitTests {
+  @Test func concurrentReadsAreAllAuditedInChainOrder() async throws {
+    let answered = AnswerCounter()
+    try await withPosizioni { service, database in
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for n in 0..<50 {
+          group.addTask {
+            var request = Cassetto_Posizioni_V1_GetPosizioneRequest()
+            request.matricola = n % 2 == 0 ? "G750000101" : "G750000102"
+            let caller = n % 5 == 0 ? person(stranger) : person(operatorSiena)
+            _ = try? await calling(caller) {
+              try await service.getPosizione(request: request, context: context(Method.getPosizione))
+            }
+            // Answered: its event is committed, so the log holds at least one event per
+            // answered read.
+            let answeredSoFar = await answered.increment()
+            let logged = try await database.read { db in
+              try AuditLog.records(
+                subjects: ["posizione:G750000101", "posizione:G750000102"], limit: 1000, in: db
+              ).count
+            }
+            #expect(logged >= answeredSoFar)
+          }
+        }
+        try await group.waitForAll()
+      }
+      let records = try await database.read { db in
+        try AuditLog.records(subjects: ["posizione:G750000101", "posizione:G750000102"], limit: 1000, in: db)
+      }
+      #expect(records.count == 50)
+      #expect(records.filter { $0.event.outcome == .denied }.count == 10)
+      #expect(try await AuditLog.verify(database).isIntact)
+    }
+  }
+}
