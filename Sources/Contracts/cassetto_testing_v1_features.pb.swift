@@ -965,8 +965,9 @@ public enum ProtoFile_cassetto_testing_v1_features {
         bGVjdGlvbnMaIC5jYXNzZXR0by50ZXN0aW5nLnYxLk91dGVyLklubmVyMAESTwoHQ29sbGVjdBIgLmNhc3NldHRvLnRl
         c3RpbmcudjEuT3V0ZXIuSW5uZXIaIC5jYXNzZXR0by50ZXN0aW5nLnYxLkNvbGxlY3Rpb25zKAESRAoEQ2hhdBIbLmNh
         c3NldHRvLnRlc3RpbmcudjEuQ2hvaWNlGhsuY2Fzc2V0dG8udGVzdGluZy52MS5DaG9pY2UoATABEkwKBFBpbmcSFi5n
-        b29nbGUucHJvdG9idWYuRW1wdHkaGi5jYXNzZXR0by50ZXN0aW5nLnYxLkVtcHR5IhCC0+STAgoSCC92MS9waW5nYgZw
-        cm90bzM=
+        b29nbGUucHJvdG9idWYuRW1wdHkaGi5jYXNzZXR0by50ZXN0aW5nLnYxLkVtcHR5IhCC0+STAgoSCC92MS9waW5nQl0K
+        Fml0LmNhc3NldHRvLnRlc3RpbmcudjFQAVpBZ2l0aHViLmNvbS9jYXNzZXR0by9jYXNzZXR0by9nZW4vZ28vY2Fzc2V0
+        dG8vdGVzdGluZy92MTt0ZXN0aW5ndjFiBnByb3RvMw==
         """),
     dependencies: [
       ProtoFile_google_api_annotations.descriptor,
