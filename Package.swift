@@ -110,7 +110,7 @@ let package = Package(
     .executableTarget(
       name: "cassetto-load",
       dependencies: [
-        "RPC", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "RPC", "Contracts", "Security", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "tools/cassetto-load"
     ),

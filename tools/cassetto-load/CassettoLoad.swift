@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RPC
 
 #if canImport(Glibc)
@@ -20,6 +21,9 @@ struct CassettoLoad: AsyncParsableCommand {
       --response-size bytes out (default 100/100)
         server-streaming  grpc.testing.TestService/StreamingOutputCall, --stream-messages \
       responses of --response-size bytes per call; throughput in messages/s
+        domain            the users' everyday RPCs in realistic proportions (searches, menu, \
+      summaries, payments, CheckAccess, deleghe, WhoAmI, delega lifecycle) over the data of a \
+      --dev server (--data-dir for its development key); latency per RPC
       Every connection is one Channel, i.e. one client I/O thread: with few cores the
       generator's own CPU can set the pace (see cpu_percent in the output).
       """)
@@ -66,6 +70,24 @@ struct CassettoLoad: AsyncParsableCommand {
   @Flag(help: "Print the result as JSON.")
   var json = false
 
+  @Option(help: "domain: the data directory of the server (started with --dev) whose development key signs the callers' tokens.")
+  var dataDir = "./data"
+
+  @Option(help: "domain: fiscal code of an operator whose sedi's positions make the workload (default: the demo data set's operator of sede 7500).")
+  var `operator` = "VRDLCU75C15I726X"
+
+  @Option(help: "domain: fiscal code of the delegate of the delega lifecycle calls.")
+  var delegate = "BNCGLI85M41F205B"
+
+  @Option(help: "domain: at most this many owners (legal representatives) call.")
+  var owners = 500
+
+  @Option(help: "domain: positions read at start to find the owners.")
+  var positionsSample = 5000
+
+  @Option(help: "domain: 'aud' of the tokens (the server's --token-audience).")
+  var audience = "cassetto"
+
   func validate() throws {
     if connections < 1 || streams < 1 { throw ValidationError("--connections and --streams must be ≥ 1") }
     if duration <= 0 || warmup < 0 { throw ValidationError("--duration must be > 0, --warmup ≥ 0") }
@@ -73,7 +95,7 @@ struct CassettoLoad: AsyncParsableCommand {
     if requestSize < 0 || responseSize < 0 || streamMessages < 0 {
       throw ValidationError("sizes must be ≥ 0")
     }
-    if ScenarioRegistry.make(scenario, options: scenarioOptions) == nil {
+    if scenario != DomainScenario.name, ScenarioRegistry.make(scenario, options: scenarioOptions) == nil {
       throw ValidationError("unknown scenario \(scenario); known: \(ScenarioRegistry.names.joined(separator: ", "))")
     }
     guard parseTarget() != nil else { throw ValidationError("--target must be host:port") }
@@ -95,13 +117,34 @@ struct CassettoLoad: AsyncParsableCommand {
   }
 
   func run() async throws {
-    guard let (host, port) = parseTarget(),
-      let scenario = ScenarioRegistry.make(scenario, options: scenarioOptions)
-    else { throw ExitCode(2) }
+    guard let (host, port) = parseTarget() else { throw ExitCode(2) }
+    let tlsConfiguration = tls ? TLSClientConfiguration(trustRootsFile: caFile) : nil
+    let scenario: any LoadScenario
+    if self.scenario == DomainScenario.name {
+      let setup = Channel(host: host, port: port, tls: tlsConfiguration)
+      defer { setup.close() }
+      do {
+        let domain = try await DomainScenario.prepare(
+          channel: setup, dataDir: dataDir, operatorCF: `operator`, delegate: delegate,
+          owners: owners, positionsSample: positionsSample, audience: audience,
+          timeout: scenarioOptions.timeout)
+        if !json {
+          print("domain workload: \(domain.ownerCount) owners over \(domain.positionCount) positions")
+        }
+        scenario = domain
+      } catch {
+        FileHandle.standardError.write(Data("cassetto-load: domain setup failed: \(error)\n".utf8))
+        throw ExitCode(2)
+      }
+    } else {
+      guard let made = ScenarioRegistry.make(self.scenario, options: scenarioOptions) else {
+        throw ExitCode(2)
+      }
+      scenario = made
+    }
     let plan = LoadPlan(
       connections: connections, streamsPerConnection: streams,
       warmupNanos: UInt64(warmup * 1e9), durationNanos: UInt64(duration * 1e9), rate: rate)
-    let tlsConfiguration = tls ? TLSClientConfiguration(trustRootsFile: caFile) : nil
     let (stats, measured, cpu) = await runLoad(
       scenario: scenario, plan: plan, host: host, port: port, tls: tlsConfiguration)
     let report = LoadReport(

@@ -54,6 +54,10 @@ struct LoadReport {
         "errors: " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
     if plan.rate != nil { lines.append("late starts (generator behind schedule): \(stats.late)") }
+    if !stats.byLabel.isEmpty {
+      lines.append("")
+      lines.append(perLabelTable())
+    }
     lines.append("generator CPU: \(fmt(cpuPercent))% of one core (\(fmt(Double(cpuNanos) / Double(max(calls, 1)) / 1000, 2)) µs per call)")
     return lines.joined(separator: "\n")
   }
@@ -83,10 +87,48 @@ struct LoadReport {
       "\"bytes\": \(stats.bytes)",
       "\"latency_us\": {\(latency.joined(separator: ", "))}",
       "\"errors\": {\(errors.joined(separator: ", "))}",
+      "\"per_rpc\": {\(perLabelJSON())}",
       "\"late\": \(stats.late)",
       "\"cpu_percent\": \(fmt(cpuPercent, 1))",
     ]
     fields = fields.map { "  " + $0 }
     return "{\n" + fields.joined(separator: ",\n") + "\n}"
+  }
+
+  /// Per-RPC rows of a mixed scenario: share of the calls, rate, latency quantiles, errors.
+  func perLabelTable() -> String {
+    var rows: [[String]] = [["rpc", "calls", "share", "calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"]]
+    let total = max(calls, 1)
+    for (label, entry) in stats.byLabel.sorted(by: { $0.key < $1.key }) {
+      let h = entry.histogram
+      let count = entry.ok + entry.errors.values.reduce(0, +)
+      let errors = entry.errors.isEmpty
+        ? "0" : entry.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+      rows.append([
+        label, String(count), fmt(Double(count) * 100 / Double(total)) + "%",
+        fmt(Double(count) / seconds), fmt(Double(h.value(atQuantile: 0.5)) / 1e6, 2),
+        fmt(Double(h.value(atQuantile: 0.9)) / 1e6, 2), fmt(Double(h.value(atQuantile: 0.99)) / 1e6, 2),
+        fmt(Double(h.max) / 1e6, 2), errors,
+      ])
+    }
+    var widths = [Int](repeating: 0, count: rows[0].count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    return rows.map { row in
+      row.enumerated().map { i, cell in
+        i == 0 || i == row.count - 1
+          ? cell + String(repeating: " ", count: widths[i] - cell.count)
+          : String(repeating: " ", count: widths[i] - cell.count) + cell
+      }.joined(separator: "  ")
+    }.joined(separator: "\n")
+  }
+
+  func perLabelJSON() -> String {
+    stats.byLabel.sorted(by: { $0.key < $1.key }).map { label, entry in
+      let h = entry.histogram
+      var quantiles = Self.quantiles.map { "\"\($0.0)_us\": \(fmt(micros(h.value(atQuantile: $0.1)), 1))" }
+      quantiles.append("\"max_us\": \(fmt(micros(h.max), 1))")
+      let errors = entry.errors.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
+      return "\"\(label)\": {\"ok\": \(entry.ok), \(quantiles.joined(separator: ", ")), \"errors\": {\(errors.joined(separator: ", "))}}"
+    }.joined(separator: ", ")
   }
 }

@@ -30,6 +30,19 @@ struct LoadPlan: Sendable {
   var rate: Double?
 }
 
+/// Latency and outcomes of one RPC of a mixed scenario.
+struct LabelStats: Sendable {
+  var histogram = LatencyHistogram()
+  var ok = 0
+  var errors: [String: Int] = [:]
+
+  mutating func merge(_ other: LabelStats) {
+    histogram.merge(other.histogram)
+    ok += other.ok
+    for (key, value) in other.errors { errors[key, default: 0] += value }
+  }
+}
+
 /// What one worker saw in the measured window.
 struct WorkerStats: Sendable {
   var histogram = LatencyHistogram()
@@ -39,6 +52,8 @@ struct WorkerStats: Sendable {
   var bytes = 0
   /// Open loop: calls that started later than scheduled (the generator could not keep up).
   var late = 0
+  /// Per RPC, for scenarios whose calls carry a label (``CallResult/label``, ``LabeledError``).
+  var byLabel: [String: LabelStats] = [:]
 
   mutating func merge(_ other: WorkerStats) {
     histogram.merge(other.histogram)
@@ -47,6 +62,7 @@ struct WorkerStats: Sendable {
     messages += other.messages
     bytes += other.bytes
     late += other.late
+    for (key, value) in other.byLabel { byLabel[key, default: LabelStats()].merge(value) }
   }
 }
 
@@ -94,15 +110,29 @@ func runLoad(
 
 private func record(_ result: Result<CallResult, any Error>, latency: UInt64, into stats: inout WorkerStats) {
   stats.histogram.record(latency)
+  var label: String? = nil
+  var outcome: String? = nil
   switch result {
   case .success(let value):
     stats.ok += 1
     stats.messages += value.messages
     stats.bytes += value.bytes
-  case .failure(let error as RPCError):
-    stats.errors[error.code.description, default: 0] += 1
-  case .failure:
-    stats.errors["TRANSPORT", default: 0] += 1
+    label = value.label
+  case .failure(let error):
+    var underlying: any Error = error
+    if let labeled = error as? LabeledError {
+      label = labeled.label
+      underlying = labeled.error
+    }
+    let code = (underlying as? RPCError)?.code.description ?? "TRANSPORT"
+    stats.errors[code, default: 0] += 1
+    outcome = code
+  }
+  if let label {
+    var entry = stats.byLabel[label] ?? LabelStats()
+    entry.histogram.record(latency)
+    if let outcome { entry.errors[outcome, default: 0] += 1 } else { entry.ok += 1 }
+    stats.byLabel[label] = entry
   }
 }
 

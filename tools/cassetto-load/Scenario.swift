@@ -24,10 +24,18 @@ struct LoadCall: Sendable {
 struct CallResult: Sendable {
   var messages: Int
   var bytes: Int
+  /// The RPC (or operation) this call was, for per-RPC figures of mixed scenarios.
+  var label: String? = nil
+}
+
+/// A failed call of a mixed scenario, with the RPC it was.
+struct LabeledError: Error {
+  var label: String
+  var error: any Error
 }
 
 enum ScenarioRegistry {
-  static let names = [UnaryScenario.name, ServerStreamingScenario.name]
+  static let names = [UnaryScenario.name, ServerStreamingScenario.name, DomainScenario.name]
 
   static func make(_ name: String, options: ScenarioOptions) -> (any LoadScenario)? {
     switch name {
