@@ -150,7 +150,11 @@ let package = Package(
       dependencies: ["Identity", "Access", "Contracts", "RPC", "Storage", "Validation", "Server"]),
     // Metrics rendering (Prometheus text), log masking and formats.
     .testTarget(
-      name: "ServerTests", dependencies: ["Server", "RPC", "Access", "Storage", "Validation"]),
+      name: "ServerTests",
+      dependencies: [
+        "Server", "RPC", "Access", "Contracts", "Identity", "Posizioni", "Security", "Storage",
+        "Validation",
+      ]),
     .testTarget(
       name: "PosizioniTests",
       dependencies: ["Posizioni", "Access", "Contracts", "RPC", "Storage", "Validation"]),
