@@ -13,7 +13,9 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import grpc
 import pytest
 
 ACME = "04123450522"
@@ -228,3 +230,97 @@ def test_tls_with_the_test_ca(launch_cassetto, tmp_path_factory, cassetto_bin, t
                                 "--token", tls.token("citizen")],
                                capture_output=True, text=True, timeout=30)
         assert plain.returncode != 0 and plain.stderr.startswith("cassetto: ")
+
+
+# ------------------------------------------------------------------------------------------
+# Ticketing: slots and booking, requests (create with attachments, get, watch)
+
+
+@pytest.fixture(scope="module")
+def ticketing(cli, tmp_path_factory):
+    from test_gateway_contracts import generate_client
+    client = generate_client(tmp_path_factory.mktemp("cli-ticketing-stubs"))
+    channel = cli.server.channel()
+    yield SimpleNamespace(pb=client.ticketing, stub=client.ticketing_grpc.TicketingStub(channel))
+    channel.close()
+
+
+def metadata(cli, key):
+    return [("authorization", f"Bearer {cli.token(key)}")]
+
+
+def publish_slots(cli, ticketing, count=2):
+    pb = ticketing.pb
+    start = int(time.time()) + 2 * 86400
+    slots = [pb.SlotSpec(length_minutes=30, channel=pb.CHANNEL_SPORTELLO, capacity=2)
+             for _ in range(count)]
+    for index, slot in enumerate(slots):
+        slot.start.seconds = start + index * 1800
+    request = pb.PublishSlotsRequest(request_id=f"cli-slots-{time.time_ns()}", sede_code="7500",
+                                     slots=slots)
+    return ticketing.stub.PublishSlots(request, metadata=metadata(cli, "operator"),
+                                       timeout=10).slots
+
+
+def test_slots_of_a_sede_table_json_and_errors(cli, ticketing):
+    published = publish_slots(cli, ticketing)
+    table = cli.ok("slots", "--sede", "7500", "--page-size", "100", who="operator").stdout
+    assert table.splitlines()[0].split() == ["SLOT", "SEDE", "START", "MINUTES", "CHANNEL", "FREE"]
+    for slot in published:
+        assert re.search(rf"^{re.escape(slot.id)}\s+7500\s+\S+\s+30\s+SPORTELLO\s+2$", table,
+                         re.M), table
+    data = cli.json("slots", "--sede", "7500", "--page-size", "100", who="operator")
+    mine = [s for s in data["slots"] if s["id"] in {p.id for p in published}]
+    assert len(mine) == 2 and all(s["channel"] == "CHANNEL_SPORTELLO" and s["capacity"] == 2
+                                  for s in mine)
+    both = cli.run("slots", "--sede", "7500", "--richiesta", "r-1", who="operator")
+    assert both.returncode == 3 and re.search(r"^  field sede_code: ", both.stderr, re.M)
+
+
+def richieste_or_skip(cli, ticketing):
+    """A selectable subject code, or skip while the Richieste service is not built."""
+    pb = ticketing.pb
+    try:
+        answer = ticketing.stub.ListSubjects(pb.ListSubjectsRequest(),
+                                             metadata=metadata(cli, "legal-representative"),
+                                             timeout=10)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+            pytest.skip("Ticketing richieste not implemented yet")
+        raise
+    return next(s.code for c in answer.classes if c.selectable for s in c.subjects)
+
+
+def test_richiesta_create_get_watch_and_book(cli, ticketing, tmp_path):
+    subject = richieste_or_skip(cli, ticketing)
+    pdf = tmp_path / "estratto.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + b"0" * 150_000)
+    created = cli.json("richiesta", "create", "--matricola", "7012345601", "--subject", subject,
+                       "--text", "Richiesta di verifica dei versamenti 2025", "--attach", str(pdf),
+                       "--email", "mario.rossi@example.it", "--consent-email",
+                       who="legal-representative")
+    assert created["state"] == "RICHIESTA_STATE_APERTA" and created["matricola"] == "7012345601"
+    assert [(a["fileName"], a["size"]) for a in created["attachments"]] == \
+        [("estratto.pdf", str(pdf.stat().st_size))]
+    shown = cli.ok("richiesta", "get", created["id"], who="legal-representative").stdout
+    assert re.search(rf"^id\s+{created['id']}$", shown, re.M) and "APERTA" in shown
+    watched = cli.run("richiesta", "watch", created["id"], "--max-events", "1", "--json",
+                      who="legal-representative")
+    assert watched.returncode == 0, watched.stderr
+    first = json.loads(watched.stdout.splitlines()[0])
+    assert first["kind"].startswith("RICHIESTA_EVENT_KIND_")
+    assert "richiesta" not in first or first["richiesta"]["id"] == created["id"]
+    # Somebody else does not see it.
+    hidden = cli.run("richiesta", "get", created["id"], who="citizen")
+    assert hidden.returncode == 5 and "NOT_FOUND" in hidden.stderr
+
+    slot = publish_slots(cli, ticketing, count=1)[0]
+    booked = cli.run("book", "--richiesta", created["id"], "--slot", slot.id, "--json",
+                     who="legal-representative")
+    if booked.returncode == 0:
+        appointment = json.loads(booked.stdout)
+        assert appointment["state"] == "APPOINTMENT_STATE_PRENOTATO"
+        assert appointment["slot"]["id"] == slot.id
+    else:
+        # Not eligible yet (answer threshold): refused with a status, never a crash.
+        assert booked.returncode in (3, 9) and booked.stderr.startswith("cassetto: ")

@@ -21,8 +21,8 @@ struct Cassetto: AsyncParsableCommand {
       and exits with the gRPC status code (e.g. 5 for NOT_FOUND, 14 for UNAVAILABLE).
       """,
     subcommands: [
-      WhoAmI.self, Search.self, Delega.self, Export.self, DevToken.self, Demo.self,
-      AuditVerify.self,
+      WhoAmI.self, Search.self, Delega.self, Export.self, RichiestaCommand.self, Slots.self,
+      Book.self, DevToken.self, Demo.self, AuditVerify.self,
     ]
   )
 }
