@@ -132,6 +132,9 @@ let package = Package(
       ],
       path: "tools/bench-posizioni"
     ),
+    // Fuzz targets (tools/fuzz builds them with libFuzzer); the plain build replays corpora.
+    .executableTarget(
+      name: "cassetto-fuzz", dependencies: ["RPC", "Contracts"], path: "tools/cassetto-fuzz"),
     .executableTarget(
       name: "protoc-gen-cassetto",
       dependencies: ["ContractsC", "CProtobufC"],
