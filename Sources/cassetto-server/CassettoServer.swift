@@ -124,6 +124,12 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "Largest request header list, in bytes; larger ones reset the stream (default 16384).")
   var maxHeaderListSize: String?
 
+  @Option(help: "Stream resets a client may cause at once before GOAWAY (rapid-reset defence; default 1000).")
+  var streamResetBurst: String?
+
+  @Option(help: "Stream resets per second refilling that budget (default 33).")
+  var streamResetRate: String?
+
   @Option(help: "Seconds an idle connection is kept before GOAWAY (default 300).")
   var idleTimeout: String?
 
@@ -188,6 +194,8 @@ struct CassettoServer: AsyncParsableCommand {
     .init("max-receive-message-size", default: String(4 * 1024 * 1024)),
     .init("max-concurrent-streams", default: "100"),
     .init("max-header-list-size", default: String(16 * 1024)),
+    .init("stream-reset-burst", default: "1000"),
+    .init("stream-reset-rate", default: "33"),
     .init("idle-timeout", default: "300"),
     .init("shutdown-grace", default: "10"),
     .init("admin-listen", unset: "off"),
@@ -231,6 +239,8 @@ struct CassettoServer: AsyncParsableCommand {
     put("max-receive-message-size", maxReceiveMessageSize)
     put("max-concurrent-streams", maxConcurrentStreams)
     put("max-header-list-size", maxHeaderListSize)
+    put("stream-reset-burst", streamResetBurst)
+    put("stream-reset-rate", streamResetRate)
     put("idle-timeout", idleTimeout)
     put("shutdown-grace", shutdownGrace)
     put("admin-listen", adminListen)
@@ -280,6 +290,8 @@ struct CassettoServer: AsyncParsableCommand {
     configuration.maxReceiveMessageSize = resolved.maxReceiveMessageSize
     configuration.maxConcurrentStreams = resolved.maxConcurrentStreams
     configuration.maxHeaderListSize = resolved.maxHeaderListSize
+    configuration.streamResetBurst = resolved.streamResetBurst
+    configuration.streamResetRatePerSecond = resolved.streamResetRate
     configuration.idleTimeout = .seconds(resolved.idleTimeout)
     if let tlsCert = resolved.tlsCert, let tlsKey = resolved.tlsKey {
       configuration.tls = TLSServerConfiguration(

@@ -15,6 +15,8 @@ struct ResolvedSettings {
   var maxReceiveMessageSize: Int
   var maxConcurrentStreams: Int
   var maxHeaderListSize: Int
+  var streamResetBurst: Int
+  var streamResetRate: Int
   var idleTimeout: Int
   var shutdownGrace: Int
   var adminListen: ListenAddress?
@@ -50,6 +52,8 @@ struct ResolvedSettings {
     maxReceiveMessageSize = try settings.int("max-receive-message-size", in: 1024...Int(Int32.max)) ?? 4 << 20
     maxConcurrentStreams = try settings.int("max-concurrent-streams", in: 1...Int(UInt32.max >> 1)) ?? 100
     maxHeaderListSize = try settings.int("max-header-list-size", in: 1024...Int(Int32.max)) ?? 16 << 10
+    streamResetBurst = try settings.int("stream-reset-burst", in: 1...1_000_000) ?? 1000
+    streamResetRate = try settings.int("stream-reset-rate", in: 1...1_000_000) ?? 33
     idleTimeout = try settings.int("idle-timeout", in: 1...86_400) ?? 300
     shutdownGrace = try settings.int("shutdown-grace", in: 0...3600) ?? 10
     adminListen = try address("admin-listen")

@@ -98,6 +98,8 @@ def test_bad_values_are_refused_naming_the_setting_and_source(cassetto_bin, tmp_
     refused(server(cassetto_bin, "--tls-cert", str(tmp_path / "missing.pem"), "--tls-key",
                    str(tmp_path / "missing.key")), "tls-cert", "command line")
     refused(server(cassetto_bin, "--idm-manager", "nobody@7500"), "idm-manager", "command line")
+    refused(server(cassetto_bin, "--stream-reset-burst", "0"), "stream-reset-burst",
+            "command line")
 
     missing = server(cassetto_bin, "--config", str(tmp_path / "absent.conf"))
     assert missing.returncode == EX_CONFIG and "absent.conf: cannot be read" in missing.stderr

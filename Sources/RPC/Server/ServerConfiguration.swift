@@ -19,6 +19,11 @@ public struct ServerConfiguration: Sendable {
   public var maxReceiveMessageSize: Int
   /// SETTINGS_MAX_HEADER_LIST_SIZE; a request whose header block is larger is reset.
   public var maxHeaderListSize: Int
+  /// Rapid-reset defence (CVE-2023-44487): a token bucket of the stream resets a client may
+  /// cause — `streamResetBurst` at once, refilled by `streamResetRatePerSecond`; past it the
+  /// connection gets GOAWAY.
+  public var streamResetBurst = 1000
+  public var streamResetRatePerSecond = 33
   /// A connection with no open stream for this long is closed (GOAWAY). `nil`: never.
   public var idleTimeout: Duration?
   /// Connections older than this are drained (GOAWAY) and closed after

@@ -77,6 +77,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     var limits = HTTP2SessionLimits()
     limits.maxConcurrentStreams = UInt32(clamping: configuration.maxConcurrentStreams)
     limits.maxHeaderListSize = UInt32(clamping: configuration.maxHeaderListSize)
+    limits.streamResetBurst = UInt64(clamping: configuration.streamResetBurst)
+    limits.streamResetRatePerSecond = UInt64(clamping: configuration.streamResetRatePerSecond)
     session = try HTTP2Session(serverWith: self, limits: limits)
   }
 
