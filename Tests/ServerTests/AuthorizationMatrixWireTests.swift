@@ -70,6 +70,9 @@ import Validation
       ("Posizioni/ListDenunce", { w, m, x in
         var r = Cassetto_Posizioni_V1_ListDenunceRequest(); r.matricola = x
         _ = try await w.posizioni.listDenunce(r, metadata: m) }, usual),
+      ("Ticketing/SearchRichieste", { w, m, x in
+        var r = Cassetto_Ticketing_V1_SearchRichiesteRequest(); r.matricola = x
+        _ = try await w.ticketing.searchRichieste(r, metadata: m) }, usual),
       ("Ticketing/ListComunicazioni", { w, m, x in
         var r = Cassetto_Ticketing_V1_ListComunicazioniRequest(); r.matricola = x
         _ = try await w.ticketing.listComunicazioni(r, metadata: m) }, usual),

@@ -1,0 +1,103 @@
+"""cassetto.ticketing.v1.Ticketing, richieste half, over the wire with Python grpcio against
+``cassetto-server --dev`` (demo data: ACME's position 7012345601 at sede 7000 ROMA EUR):
+a request created by client stream with a PDF attachment, downloaded back as one zip that
+Python's zipfile opens, watched (snapshot, then the operator's steps), searched, and the
+refusals of an oversized attachment and of a stranger."""
+
+from __future__ import annotations
+
+import io
+import threading
+import zipfile
+
+import grpc
+import pytest
+
+from test_ticketing_agenda import MATRICOLA, generate_stubs
+from identity_support import IdentityClient
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n" + b" " * 100_000 + b"\n%%EOF\n"
+
+
+@pytest.fixture(scope="module")
+def env(launch_cassetto, tmp_path_factory, cassetto_bin):
+    stubs = generate_stubs(tmp_path_factory.mktemp("richieste-stubs"))
+    data = tmp_path_factory.mktemp("richieste-data")
+    with launch_cassetto("--dev", "--data-dir", str(data)) as server:
+        people = IdentityClient(server, data, cassetto_bin, stubs.identity)
+        yield stubs.pb, stubs.grpc.TicketingStub(people.channel), people
+        people.close()
+
+
+def parts(pb, files, subject="P01.02", declared=None):
+    header = pb.CreateRichiestaHeader(
+        matricola=MATRICOLA, subject_code=subject, text="Verifica versamenti 2025",
+        contacts=pb.RichiestaContacts(email="mario.rossi@example.it", consent_email=True),
+        attachments=[pb.AttachmentInfo(file_name=name, size=declared or len(body))
+                     for name, body in files])
+    yield pb.CreateRichiestaRequest(header=header)
+    for index, (_, body) in enumerate(files):
+        for offset in range(0, len(body), 64 * 1024):
+            yield pb.CreateRichiestaRequest(
+                chunk=pb.AttachmentChunk(index=index, data=body[offset:offset + 64 * 1024]))
+
+
+def test_create_download_watch_and_search(env):
+    pb, stub, people = env
+    owner = people.metadata("legal-representative")
+    created = stub.CreateRichiesta(parts(pb, [("estratto.pdf", PDF)]), metadata=owner, timeout=15)
+    assert created.state == pb.RICHIESTA_STATE_APERTA and created.sede.code == "7000"
+    assert created.protocol_number.startswith("7000-")
+    assert [(a.file_name, a.content_type) for a in created.attachments] == \
+        [("estratto.pdf", "application/pdf")]
+
+    zipped = b"".join(chunk.data for chunk in stub.DownloadAllegati(
+        pb.DownloadAllegatiRequest(id=created.id), metadata=owner, timeout=15))
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        assert archive.testzip() is None
+        assert archive.read("estratto.pdf") == PDF
+
+    events = []
+    watch = stub.WatchRichiesta(pb.WatchRichiestaRequest(id=created.id), metadata=owner,
+                                timeout=15)
+    def read():
+        try:
+            for event in watch:
+                events.append(event.kind)
+        except grpc.RpcError:
+            pass  # cancelled below
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    operator = people.metadata("operator-roma")
+    stub.TakeInCharge(pb.TakeInChargeRequest(id=created.id), metadata=operator, timeout=15)
+    stub.CloseRichiesta(pb.CloseRichiestaRequest(id=created.id, esito=pb.ESITO_ACCOLTA,
+                                                 comment="Verificato."),
+                        metadata=operator, timeout=15)
+    deadline = threading.Event()
+    for _ in range(100):
+        if pb.RICHIESTA_EVENT_KIND_CLOSED in events:
+            break
+        deadline.wait(0.05)
+    watch.cancel()
+    reader.join(5)
+    assert events[:3] == [pb.RICHIESTA_EVENT_KIND_SNAPSHOT, pb.RICHIESTA_EVENT_KIND_TAKEN_IN_CHARGE,
+                          pb.RICHIESTA_EVENT_KIND_CLOSED]
+
+    found = stub.SearchRichieste(pb.SearchRichiesteRequest(
+        matricola=MATRICOLA, state=pb.RICHIESTA_STATE_CHIUSA), metadata=owner, timeout=15)
+    assert [r.id for r in found.richieste] == [created.id]
+    queue = stub.ListQuesiti(pb.ListQuesitiRequest(state=pb.RICHIESTA_STATE_CHIUSA),
+                             metadata=operator, timeout=15)
+    assert created.id in [q.id for q in queue.quesiti]
+
+
+def test_refusals(env):
+    pb, stub, people = env
+    with pytest.raises(grpc.RpcError) as big:
+        stub.CreateRichiesta(parts(pb, [("big.pdf", PDF)], declared=3 * 1024 * 1024 + 1),
+                             metadata=people.metadata("legal-representative"), timeout=15)
+    assert big.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with pytest.raises(grpc.RpcError) as stranger:
+        stub.CreateRichiesta(parts(pb, []), metadata=people.metadata("citizen"), timeout=15)
+    assert stranger.value.code() == grpc.StatusCode.NOT_FOUND
