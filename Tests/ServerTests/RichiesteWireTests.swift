@@ -223,4 +223,30 @@ import Testing
       #expect(tree.classes.first { $0.title.hasPrefix("Durc") }?.selectable == true)
     }
   }
+
+  @Test func reassignmentMovesTheQuesitoToTheOtherSede() async throws {
+    try await WireHarness().withServer { wire in
+      let created = try await create(wire, as: owner, header(attachments: []), files: [])
+      var reassign = Cassetto_Ticketing_V1_ReassignSedeRequest()
+      reassign.id = created.id
+      reassign.toSedeCode = "7500"
+      reassign.reason = "Competenza della sede di Siena."
+      #expect(await code { _ = try await wire.ticketing.reassignSede(reassign, metadata: try wire.auth(operatorSiena)) } == .notFound)
+      let moved = try await wire.ticketing.reassignSede(reassign, metadata: try wire.auth(operatorRoma)).message
+      #expect(moved.sede?.code == "7500" && moved.state == .aperta)
+      #expect(moved.history.last?.kind == .reassigned)
+      #expect(moved.history.last?.fromSede?.code == "7000" && moved.history.last?.toSede?.code == "7500")
+      var take = Cassetto_Ticketing_V1_TakeInChargeRequest()
+      take.id = created.id
+      #expect(await code { _ = try await wire.ticketing.takeInCharge(take, metadata: try wire.auth(operatorRoma)) } == .notFound)
+      let taken = try await wire.ticketing.takeInCharge(take, metadata: try wire.auth(operatorSiena)).message
+      #expect(taken.state == .inCarico)
+      #expect(await code { _ = try await wire.ticketing.reassignSede(reassign, metadata: try wire.auth(operatorSiena)) } == .failedPrecondition)
+      var queue = Cassetto_Ticketing_V1_ListQuesitiRequest()
+      queue.sedeCode = "7500"
+      let siena = try await wire.ticketing.listQuesiti(queue, metadata: try wire.auth(operatorSiena)).message
+      #expect(siena.quesiti.map(\.id) == [created.id])
+      #expect(await code { _ = try await wire.ticketing.listQuesiti(queue, metadata: try wire.auth(owner)) } == .permissionDenied)
+    }
+  }
 }
