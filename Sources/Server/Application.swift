@@ -38,9 +38,15 @@ public final class Application: Sendable {
     self.database = database
     self.services = services
     self.loadedDemoData = loadedDemoData
-    let channel: any OutboxDeliveryChannel =
-      configuration.smtp.map { SMTPChannel(sender: SMTPSender(configuration: $0)) }
-      ?? SpoolChannel(directory: configuration.spoolDirectory)
+    let spool = SpoolChannel(directory: configuration.spoolDirectory)
+    let mail: any OutboxDeliveryChannel =
+      configuration.smtp.map { SMTPChannel(sender: SMTPSender(configuration: $0)) } ?? spool
+    let sms: any OutboxDeliveryChannel =
+      configuration.smsGatewayURL.map {
+        SMSGatewayChannel(
+          url: $0, token: ProcessInfo.processInfo.environment["CASSETTO_SMS_GATEWAY_TOKEN"])
+      } ?? spool
+    let channel = RoutingChannel(mail: mail, sms: sms)
     let retryBase = configuration.outboxRetryBase
     self.worker = Task.detached {
       await withTaskGroup(of: Void.self) { group in

@@ -32,6 +32,9 @@ public struct Configuration: Sendable {
   public var cutover: CutoverDates
   /// The configured SMTP channel of the outbox worker; `nil` keeps the spool (default).
   public var smtp: SMTPConfiguration? = nil
+  /// The HTTP SMS gateway of the outbox worker (`SMSGatewayChannel`); `nil` keeps SMS in the
+  /// spool (default).
+  public var smsGatewayURL: String? = nil
   /// First retry delay of a failed delivery, in seconds; it doubles per attempt (≤ 1 hour).
   public var outboxRetryBase: TimeInterval = 30
   /// The drawer's application registry file (`--applications`); `nil`: the built-in one.
@@ -92,6 +95,9 @@ public struct Configuration: Sendable {
     }
     if !(0...600).contains(clockSkew) { throw .invalid("--clock-skew must be 0…600 seconds") }
     try smtp?.validate()
+    if let url = smsGatewayURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+      throw .invalid("--sms-gateway-url must be an http:// or https:// URL")
+    }
     if !(0.1...3600).contains(outboxRetryBase) {
       throw .invalid("--outbox-retry-base must be 0.1…3600 seconds")
     }

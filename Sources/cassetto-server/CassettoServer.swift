@@ -166,6 +166,9 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "PEM CA bundle to verify the SMTP relay's certificate (default: the system's).")
   var smtpCaFile: String?
 
+  @Option(help: "Send SMS notices by POST to this HTTP gateway (JSON {id,to,text}; bearer token from CASSETTO_SMS_GATEWAY_TOKEN). Default: SMS are written to DATA_DIR/spool.")
+  var smsGatewayUrl: String?
+
   @Option(help: "Seconds before the first retry of a failed delivery; doubles per attempt (≤ 1 hour; default 30).")
   var outboxRetryBase: String?
 
@@ -207,6 +210,7 @@ struct CassettoServer: AsyncParsableCommand {
     .init("smtp-from", default: "noreply@cassetto.invalid"),
     .init("smtp-starttls", .flag, default: "false"),
     .init("smtp-ca-file"),
+    .init("sms-gateway-url", unset: "spool: DATA-DIR/spool"),
     .init("outbox-retry-base", default: "30"),
     .init("applications", unset: "built-in (config/applications.json)"),
   ]
@@ -246,6 +250,7 @@ struct CassettoServer: AsyncParsableCommand {
     put("admin-listen", adminListen)
     put("log-format", logFormat)
     put("smtp-url", smtpUrl)
+    put("sms-gateway-url", smsGatewayUrl)
     put("smtp-user", smtpUser)
     put("smtp-password-file", smtpPasswordFile)
     put("smtp-from", smtpFrom)

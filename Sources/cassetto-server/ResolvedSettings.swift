@@ -101,6 +101,12 @@ struct ResolvedSettings {
     configuration.outboxRetryBase =
       try settings.double("outbox-retry-base", in: 0.1...3600) ?? 30
     configuration.applicationsPath = nonEmpty("applications")
+    if let url = nonEmpty("sms-gateway-url") {
+      guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+        throw settings.error("sms-gateway-url", "must be an http:// or https:// URL")
+      }
+      configuration.smsGatewayURL = url
+    }
     if let smtpUrl = nonEmpty("smtp-url") {
       var password = nonEmpty("smtp-password")
       if let file = nonEmpty("smtp-password-file") {

@@ -101,3 +101,54 @@ def test_refusals(env):
     with pytest.raises(grpc.RpcError) as stranger:
         stub.CreateRichiesta(parts(pb, []), metadata=people.metadata("citizen"), timeout=15)
     assert stranger.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_sms_notices_go_to_the_http_gateway(launch_cassetto, tmp_path, cassetto_bin):
+    """With --sms-gateway-url, the registration SMS is POSTed as JSON to the gateway (and the
+    e-mail still goes to the spool)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers["Content-Length"])
+            received.append((self.path, self.headers["Content-Type"],
+                             json.loads(self.rfile.read(length))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    gateway = HTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    stubs = generate_stubs(tmp_path / "stubs")
+    data = tmp_path / "data"
+    try:
+        with launch_cassetto("--dev", "--data-dir", str(data), "--sms-gateway-url",
+                             f"http://127.0.0.1:{gateway.server_port}/sms") as server:
+            people = IdentityClient(server, data, cassetto_bin, stubs.identity)
+            pb = stubs.pb
+            header = pb.CreateRichiestaHeader(
+                matricola=MATRICOLA, subject_code="P06.02", text="Pagamenti F24 di marzo",
+                contacts=pb.RichiestaContacts(mobile="+393331234567", consent_sms=True,
+                                              email="mario.rossi@example.it", consent_email=True))
+            created = stubs.grpc.TicketingStub(people.channel).CreateRichiesta(
+                iter([pb.CreateRichiestaRequest(header=header)]),
+                metadata=people.metadata("legal-representative"), timeout=15)
+            for _ in range(100):
+                if received:
+                    break
+                threading.Event().wait(0.05)
+            people.close()
+    finally:
+        gateway.shutdown()
+    assert len(received) == 1
+    path, content_type, body = received[0]
+    assert path == "/sms" and content_type == "application/json"
+    assert body["to"] == "+393331234567" and created.protocol_number in body["text"]
+    spool = list((data / "spool").glob("*.eml"))
+    assert any(created.protocol_number in p.read_text() for p in spool)
+    assert not any("X-Cassetto-Channel: sms" in p.read_text() for p in spool)
