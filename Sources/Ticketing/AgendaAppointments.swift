@@ -54,7 +54,7 @@ extension AgendaService {
     let id = newID()
     let richieste = self.richieste
     do {
-      return try await mutate(M.bookAppointment, caller: caller, requestID: requestID) {
+      let booked: Cassetto_Ticketing_V1_Appointment = try await mutate(M.bookAppointment, caller: caller, requestID: requestID) {
         db, now in
         func refuse(_ error: TicketingError, _ details: [String: String]) -> Outcome<
           Cassetto_Ticketing_V1_Appointment
@@ -130,6 +130,9 @@ extension AgendaService {
             M.bookAppointment, by: caller, at: now, subject: "richiesta:\(richiestaID)",
             details: ["appointment": id, "slot": slotID]))
       }
+      // Committed: WatchRichiesta streams of this request re-read now.
+      RichiesteWatchers.shared.changed(richiestaID)
+      return booked
     } catch StorageError.constraintViolation {
       // PostgreSQL: a concurrent booking for the same request won the unique active index.
       throw TicketingError.failedPrecondition("the request already has an active appointment")
@@ -160,7 +163,7 @@ extension AgendaService {
         "only the person who booked it or an operator of sede \(sede) cancels an appointment")
     }
     let richieste = self.richieste
-    return try await mutate(M.cancelAppointment, caller: caller, requestID: requestID) {
+    let cancelled: Cassetto_Ticketing_V1_Appointment = try await mutate(M.cancelAppointment, caller: caller, requestID: requestID) {
       db, now in
       guard let current = try Self.appointmentRow(id: id, in: db) else {
         throw AccessError.notFound("no such appointment")
@@ -209,6 +212,9 @@ extension AgendaService {
           M.cancelAppointment, by: caller, at: now, subject: subject,
           details: ["appointment": id, "slot": slotID, "by": isBooker ? "booker" : "operator"]))
     }
+    // Committed: WatchRichiesta streams of this request re-read now.
+    RichiesteWatchers.shared.changed(richiestaID)
+    return cancelled
   }
 
   func listAppointments(

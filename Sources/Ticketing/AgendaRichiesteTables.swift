@@ -30,6 +30,6 @@ struct AgendaRichiesteTables: AgendaRichieste {
       esito: current.esito, at: now, in: db)
     _ = try db.execute(
       "UPDATE ticketing_richieste SET updated_at = ? WHERE id = ?", [now, id])
-    // Watchers re-read on their one-second tick (this runs before the commit).
+    // Runs before the commit; AgendaService signals RichiesteWatchers after it commits.
   }
 }
