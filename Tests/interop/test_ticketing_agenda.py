@@ -7,7 +7,10 @@ legal representative, the operators of 7000 and 7500):
 * instant feedback: one per caller per interaction (ALREADY_EXISTS), field violations in
   google.rpc.BadRequest, statistics for operators only;
 * agenda slots: an operator publishes for its sede (validated, idempotent), lists the free
-  ones."""
+  ones;
+* booking: refused before the threshold (FAILED_PRECONDITION), allowed once the request is
+  closed NON_ACCOLTA, the one seat taken (the next booking is RESOURCE_EXHAUSTED "slot full"),
+  the booking in the request's history, cancellation frees the seat."""
 
 from __future__ import annotations
 
@@ -163,3 +166,59 @@ def test_slots_published_by_the_sede_and_listed_free(env):
     free = call(env, "ListAvailableSlots", pb.ListAvailableSlotsRequest(sede_code="7000"),
                 "operator-roma")
     assert slot.id in [s.id for s in free.slots]
+
+
+def test_booking_a_request_closed_non_accolta_one_seat(env):
+    pb = env.pb
+    from google.protobuf import timestamp_pb2
+
+    owner = env.people.metadata("legal-representative")
+    operator = env.people.metadata("operator-roma")
+
+    def create():
+        header = pb.CreateRichiestaHeader(
+            matricola=MATRICOLA, subject_code="P01.02", text="Chiarimenti sui versamenti",
+            contacts=pb.RichiestaContacts(email="mario.rossi@example.it"))
+        return env.stub.CreateRichiesta(iter([pb.CreateRichiestaRequest(header=header)]),
+                                        metadata=owner, timeout=15)
+
+    first, second = create(), create()
+    start = timestamp_pb2.Timestamp(seconds=int(time.time()) + 9 * 86400)
+    [slot] = env.stub.PublishSlots(pb.PublishSlotsRequest(slots=[pb.SlotSpec(
+        start=start, length_minutes=20, channel=pb.CHANNEL_TELEFONO, capacity=1)]),
+        metadata=operator, timeout=15).slots
+
+    # Just opened, no answer yet: the 30-day threshold has not passed.
+    with pytest.raises(grpc.RpcError) as early:
+        env.stub.BookAppointment(pb.BookAppointmentRequest(richiesta_id=first.id, slot_id=slot.id),
+                                 metadata=owner, timeout=15)
+    assert early.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "threshold" in early.value.details()
+
+    for r in (first, second):
+        env.stub.TakeInCharge(pb.TakeInChargeRequest(id=r.id), metadata=operator, timeout=15)
+        env.stub.CloseRichiesta(pb.CloseRichiestaRequest(
+            id=r.id, esito=pb.ESITO_NON_ACCOLTA, comment="Non accolta."), metadata=operator,
+            timeout=15)
+    booked = env.stub.BookAppointment(pb.BookAppointmentRequest(
+        richiesta_id=first.id, slot_id=slot.id), metadata=owner, timeout=15)
+    assert booked.state == pb.APPOINTMENT_STATE_PRENOTATO and booked.slot.booked == 1
+    with pytest.raises(grpc.RpcError) as full:
+        env.stub.BookAppointment(pb.BookAppointmentRequest(
+            richiesta_id=second.id, slot_id=slot.id), metadata=owner, timeout=15)
+    assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert full.value.details().startswith("slot full")
+
+    history = env.stub.GetRichiesta(pb.GetRichiestaRequest(id=first.id), metadata=owner,
+                                    timeout=15).history
+    assert history[-1].kind == pb.RICHIESTA_EVENT_KIND_APPOINTMENT_BOOKED
+
+    cancelled = env.stub.CancelAppointment(pb.CancelAppointmentRequest(
+        appointment_id=booked.id, reason="Risolto per telefono"), metadata=owner, timeout=15)
+    assert cancelled.state == pb.APPOINTMENT_STATE_ANNULLATO and cancelled.slot.booked == 0
+    again = env.stub.BookAppointment(pb.BookAppointmentRequest(
+        richiesta_id=second.id, slot_id=slot.id), metadata=owner, timeout=15)
+    listed = env.stub.ListAppointments(pb.ListAppointmentsRequest(sede_code="7000"),
+                                       metadata=operator, timeout=15)
+    assert again.id in [a.id for a in listed.appointments]
+    assert booked.id not in [a.id for a in listed.appointments]
