@@ -432,15 +432,6 @@ public struct RichiesteService: Sendable {
     event.richiesta = snapshot
     try await responses.write(event)
     var seen = lastSeq
-    // Signals after each committed change here; a one-second tick catches what another
-    // process (or a signal raised inside a transaction) changed.
-    let ticker = Task {
-      while !Task.isCancelled {
-        try? await Task.sleep(for: .seconds(1))
-        watchers.changed(id)
-      }
-    }
-    defer { ticker.cancel() }
     for await _ in signals {
       let since = seen
       let rows = try await database.read { db in

@@ -10,8 +10,10 @@ final class RichiesteWatchers: Sendable {
   }
   private let state = Mutex(State())
 
-  /// A stream of "something changed" signals for `richiesta`; ends when the caller stops.
-  func watch(_ richiesta: String) -> AsyncStream<String> {
+  /// A stream of "something changed" signals for `richiesta`: after each change committed in
+  /// this process, and once per `tick` in any case (changes made inside another transaction
+  /// or by another replica); ends when the caller stops.
+  func watch(_ richiesta: String, tick: Duration = .seconds(1)) -> AsyncStream<String> {
     let (stream, continuation) = AsyncStream.makeStream(
       of: String.self, bufferingPolicy: .bufferingNewest(64))
     let token = state.withLock { s -> Int in
@@ -19,7 +21,14 @@ final class RichiesteWatchers: Sendable {
       s.watchers[richiesta, default: [:]][s.next] = continuation
       return s.next
     }
+    let ticker = Task {
+      while !Task.isCancelled {
+        try? await Task.sleep(for: tick)
+        continuation.yield(richiesta)
+      }
+    }
     continuation.onTermination = { [weak self] _ in
+      ticker.cancel()
       self?.state.withLock { s in
         s.watchers[richiesta]?[token] = nil
         if s.watchers[richiesta]?.isEmpty == true { s.watchers[richiesta] = nil }
