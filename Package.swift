@@ -132,6 +132,15 @@ let package = Package(
       ],
       path: "tools/bench-posizioni"
     ),
+    // Ticketing benchmark (issue 6): creation with/without attachments, search, watch fan-out.
+    .executableTarget(
+      name: "bench-ticketing",
+      dependencies: [
+        "Contracts", "Identity", "RPC", "Security", "Server", "Storage",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "tools/bench-ticketing"
+    ),
     // Fuzz targets (tools/fuzz builds them with libFuzzer); the plain build replays corpora.
     .executableTarget(
       name: "cassetto-fuzz", dependencies: ["RPC", "Contracts"], path: "tools/cassetto-fuzz"),

@@ -54,7 +54,7 @@ public enum AppointmentEligibility {
       let from = eligibleFrom(openedAt: openedAt, answerThresholdDays: answerThresholdDays)
       if from <= now { return nil }
       return "the answer threshold of \(answerThresholdDays) days has not passed yet: an "
-        + "appointment may be booked from \(ISO8601DateFormatter().string(from: from)) if no "
+        + "appointment may be booked from \(from.formatted(.iso8601)) if no "
         + "answer comes before"
     default:
       return "the request is in no state that allows an appointment"
