@@ -61,14 +61,17 @@ let package = Package(
     .target(name: "Access", dependencies: ["Validation"]),
     // Identity and enablement (abilitazioni): domain rules + cassetto.identity.v1.Identity.
     .target(name: "Identity", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
+    // PDF documents (cairo): the delega form, the fascicolo aziendale.
+    .target(name: "Documents", dependencies: ["CCairo"]),
     // Deleghe: delegation, sub-delegation, OTP by PEC, CheckAccess (cassetto.deleghe.v1).
     .target(
       name: "Deleghe",
-      dependencies: ["Access", "CCairo", "Contracts", "RPC", "Security", "Storage", "Validation"]),
+      dependencies: ["Access", "Contracts", "Documents", "RPC", "Security", "Storage", "Validation"]),
     // Contribution positions and the drawer: subjects, positions, payments, ingestion,
     // search; cassetto.posizioni.v1.Posizioni.
     .target(
-      name: "Posizioni", dependencies: ["Access", "Contracts", "RPC", "Storage", "Validation"]),
+      name: "Posizioni",
+      dependencies: ["Access", "Contracts", "Documents", "RPC", "Storage", "Validation"]),
     // Two-way communication 2.0 (richieste / quesiti), appointment agenda, communications
     // from the institute, instant feedback; cassetto.ticketing.v1.Ticketing.
     .target(
