@@ -270,11 +270,4 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   ) async throws -> Cassetto_Posizioni_V1_UploadTracciatoResponse {
     throw Self.unimplemented(Method.uploadTracciato)
   }
-
-  public func exportFascicolo(
-    request: Cassetto_Posizioni_V1_ExportFascicoloRequest,
-    responses: ResponseWriter<Cassetto_Posizioni_V1_FascicoloChunk>, context: ServerContext
-  ) async throws {
-    throw Self.unimplemented(Method.exportFascicolo)
-  }
 }
