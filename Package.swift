@@ -98,7 +98,7 @@ let package = Package(
     .executableTarget(
       name: "cassetto-server",
       dependencies: [
-        "Access", "RPC", "Contracts", "SideServices", "Interop", "Server",
+        "Access", "RPC", "Contracts", "SideServices", "Interop", "Posizioni", "Server",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

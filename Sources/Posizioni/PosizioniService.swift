@@ -29,12 +29,14 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
   let enablements: (any EnablementDirectory)?
   /// Group commit of the read-audit events (one transaction for concurrent reads).
   let auditWriter: AuditGroupWriter
+  /// The dated reference-rate table of `ComputeSanzioniECA`.
+  let sanzioni: SanzioniCivili
 
   public init(
     database: any Database, clock: any CallClock, access: any PositionAccess,
     newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
     ingestBatchSize: Int = 20_000, applications: ApplicationRegistry = .builtIn,
-    enablements: (any EnablementDirectory)? = nil
+    enablements: (any EnablementDirectory)? = nil, sanzioni: SanzioniCivili? = nil
   ) {
     self.database = database
     self.clock = clock
@@ -44,6 +46,8 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     self.applications = applications
     self.enablements = enablements
     self.auditWriter = AuditGroupWriter(database: database)
+    // The built-in table is valid by construction (a test checks it).
+    self.sanzioni = sanzioni ?? (try! SanzioniCivili())
   }
 
   // MARK: Search and detail
@@ -251,12 +255,6 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     requests: RequestStream<Cassetto_Posizioni_V1_ContestNotaDebitoRequest>, context: ServerContext
   ) async throws -> Cassetto_Posizioni_V1_NotaDebito {
     throw Self.unimplemented(Method.contestNotaDebito)
-  }
-
-  public func computeSanzioniECA(
-    request: Cassetto_Posizioni_V1_ComputeSanzioniECARequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_SanzioniECA {
-    throw Self.unimplemented(Method.computeSanzioniECA)
   }
 
   public func submitDenunciaManuale(

@@ -98,9 +98,10 @@ public final class Application: Sendable {
         enablements: IdentityEnablementDirectory(database: database),
         deleghe: DelegheDirectory(database: database), cutover: configuration.cutover)
       let applications = try ApplicationRegistry.load(path: configuration.applicationsPath)
+      let sanzioni = try configuration.sanzioniRatesPath.map { try SanzioniCivili(file: $0) }
       let posizioni = PosizioniService(
         database: database, clock: clock, access: authorizer, applications: applications,
-        enablements: IdentityEnablementDirectory(database: database))
+        enablements: IdentityEnablementDirectory(database: database), sanzioni: sanzioni)
       let deleghe = DelegheService(
         database: database, clock: clock, authorizer: authorizer,
         otpKey: try OTPKey.loadOrCreate(at: configuration.otpKeyPath))

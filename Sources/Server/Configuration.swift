@@ -39,6 +39,9 @@ public struct Configuration: Sendable {
   public var outboxRetryBase: TimeInterval = 30
   /// The drawer's application registry file (`--applications`); `nil`: the built-in one.
   public var applicationsPath: String? = nil
+  /// The dated reference-rate table of `ComputeSanzioniECA` (`--sanzioni-rates`, JSON);
+  /// `nil`: the built-in one.
+  public var sanzioniRatesPath: String? = nil
 
   /// Default `aud`: the name the gateway issues Cassetto's tokens for.
   public static let defaultAudience = "cassetto"

@@ -175,6 +175,9 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "JSON application registry of the drawer menu (default: the built-in one, as in config/applications.json).")
   var applications: String?
 
+  @Option(help: "JSON table of reference rates for ComputeSanzioniECA, [{\"from\": \"YYYY-MM-DD\", \"basisPoints\": N}] (default: the built-in BCE table).")
+  var sanzioniRates: String?
+
   /// Every setting: its name (the flag's, without --), kind, default; secrets are masked.
   static let settingSpecs: [Settings.Spec] = [
     .init("listen", default: "127.0.0.1:50051"),
@@ -213,6 +216,7 @@ struct CassettoServer: AsyncParsableCommand {
     .init("sms-gateway-url", unset: "spool: DATA-DIR/spool"),
     .init("outbox-retry-base", default: "30"),
     .init("applications", unset: "built-in (config/applications.json)"),
+    .init("sanzioni-rates", unset: "built-in BCE table"),
   ]
 
   /// The settings given as flags, by setting name.
@@ -258,6 +262,7 @@ struct CassettoServer: AsyncParsableCommand {
     put("smtp-ca-file", smtpCaFile)
     put("outbox-retry-base", outboxRetryBase)
     put("applications", applications)
+    put("sanzioni-rates", sanzioniRates)
     return given
   }
 

@@ -1,5 +1,6 @@
 import Access
 import Foundation
+import Posizioni
 import Server
 
 /// The typed configuration of one start, parsed from the layered ``Settings``; every
@@ -101,6 +102,12 @@ struct ResolvedSettings {
     configuration.outboxRetryBase =
       try settings.double("outbox-retry-base", in: 0.1...3600) ?? 30
     configuration.applicationsPath = nonEmpty("applications")
+    if let rates = nonEmpty("sanzioni-rates") {
+      do { _ = try SanzioniCivili(file: rates) } catch {
+        throw settings.error("sanzioni-rates", "\(error)")
+      }
+      configuration.sanzioniRatesPath = rates
+    }
     if let url = nonEmpty("sms-gateway-url") {
       guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
         throw settings.error("sms-gateway-url", "must be an http:// or https:// URL")

@@ -100,6 +100,11 @@ def test_bad_values_are_refused_naming_the_setting_and_source(cassetto_bin, tmp_
     refused(server(cassetto_bin, "--idm-manager", "nobody@7500"), "idm-manager", "command line")
     refused(server(cassetto_bin, "--stream-reset-burst", "0"), "stream-reset-burst",
             "command line")
+    rates = tmp_path / "rates.json"
+    rates.write_text('[{"from": "2024-01-01", "basisPoints": 100}, {"from": "2023-01-01", "basisPoints": 5}]')
+    line = refused(server(cassetto_bin, "--sanzioni-rates", str(rates)), "sanzioni-rates",
+                   "command line")
+    assert "dates must increase" in line
 
     missing = server(cassetto_bin, "--config", str(tmp_path / "absent.conf"))
     assert missing.returncode == EX_CONFIG and "absent.conf: cannot be read" in missing.stderr

@@ -63,3 +63,38 @@ def test_refusals(env):
     assert code("public-employer") == grpc.StatusCode.INVALID_ARGUMENT
     assert code("public-employer", matricola="G750000101", subject_fiscal_code=COMUNE) == \
         grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_compute_sanzioni_eca(env):
+    """Posizioni.ComputeSanzioniECA on the demo ECA note, itemised per period; late payment
+    vs evasion; caps; refusals."""
+    pb, stub, people = env
+    from google.type import date_pb2
+    owner = people.metadata("public-employer")
+    late = stub.ComputeSanzioniECA(pb.ComputeSanzioniECARequest(
+        nota_id="ECA-DEMO-2024", payment_date=date_pb2.Date(year=2025, month=9, day=30)),
+        metadata=owner, timeout=15)
+    assert late.nota_id == "ECA-DEMO-2024" and late.periods
+    assert late.total_cents == sum(p.penalty_cents for p in late.periods) > 0
+    assert all(p.days_late > 0 and p.rate_basis_points > 550 for p in late.periods)
+    evasion = stub.ComputeSanzioniECA(pb.ComputeSanzioniECARequest(
+        nota_id="ECA-DEMO-2024", payment_date=date_pb2.Date(year=2025, month=9, day=30),
+        evasione=True), metadata=owner, timeout=15)
+    assert evasion.total_cents > late.total_cents
+    assert all(p.rate_basis_points == 3000 for p in evasion.periods)
+
+    def code(who, request):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ComputeSanzioniECA(request, metadata=people.metadata(who), timeout=15)
+        return caught.value.code()
+    good = pb.ComputeSanzioniECARequest(nota_id="ECA-DEMO-2024",
+                                        payment_date=date_pb2.Date(year=2025, month=9, day=30))
+    assert code("citizen", good) == grpc.StatusCode.NOT_FOUND
+    assert code("public-employer", pb.ComputeSanzioniECARequest(nota_id="ECA-DEMO-2024")) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    assert code("public-employer", pb.ComputeSanzioniECARequest(
+        nota_id="ECA-DEMO-2024", payment_date=date_pb2.Date(year=2025, month=2, day=30))) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    assert code("public-employer", pb.ComputeSanzioniECARequest(
+        nota_id="NO-SUCH-NOTE", payment_date=date_pb2.Date(year=2025, month=9, day=30))) == \
+        grpc.StatusCode.NOT_FOUND

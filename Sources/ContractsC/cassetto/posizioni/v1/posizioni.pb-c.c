@@ -5172,7 +5172,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__attachment_chunk__desc
   (ProtobufCMessageInit) cassetto__posizioni__v1__attachment_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor cassetto__posizioni__v1__compute_sanzioni_ecarequest__field_descriptors[2] =
+static const ProtobufCFieldDescriptor cassetto__posizioni__v1__compute_sanzioni_ecarequest__field_descriptors[3] =
 {
   {
     "nota_id",
@@ -5198,15 +5198,28 @@ static const ProtobufCFieldDescriptor cassetto__posizioni__v1__compute_sanzioni_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "evasione",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Cassetto__Posizioni__V1__ComputeSanzioniECARequest, evasione),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned cassetto__posizioni__v1__compute_sanzioni_ecarequest__field_indices_by_name[] = {
+  2,   /* field[2] = evasione */
   0,   /* field[0] = nota_id */
   1,   /* field[1] = payment_date */
 };
 static const ProtobufCIntRange cassetto__posizioni__v1__compute_sanzioni_ecarequest__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor cassetto__posizioni__v1__compute_sanzioni_ecarequest__descriptor =
 {
@@ -5216,7 +5229,7 @@ const ProtobufCMessageDescriptor cassetto__posizioni__v1__compute_sanzioni_ecare
   "Cassetto__Posizioni__V1__ComputeSanzioniECARequest",
   "cassetto.posizioni.v1",
   sizeof(Cassetto__Posizioni__V1__ComputeSanzioniECARequest),
-  2,
+  3,
   cassetto__posizioni__v1__compute_sanzioni_ecarequest__field_descriptors,
   cassetto__posizioni__v1__compute_sanzioni_ecarequest__field_indices_by_name,
   1,  cassetto__posizioni__v1__compute_sanzioni_ecarequest__number_ranges,

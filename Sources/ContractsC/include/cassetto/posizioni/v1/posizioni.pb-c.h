@@ -858,10 +858,15 @@ struct  Cassetto__Posizioni__V1__ComputeSanzioniECARequest
   ProtobufCMessage base;
   char *nota_id;
   Google__Type__Date *payment_date;
+  /*
+   * Evasion (omissione non denunciata: 30% a year, capped at 60%) instead of late payment
+   * (reference rate + 5.5 points a year, capped at 40%).
+   */
+  protobuf_c_boolean evasione;
 };
 #define CASSETTO__POSIZIONI__V1__COMPUTE_SANZIONI_ECAREQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&cassetto__posizioni__v1__compute_sanzioni_ecarequest__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, 0 }
 
 
 struct  Cassetto__Posizioni__V1__SanzioniECA
