@@ -71,7 +71,7 @@ let package = Package(
     // search; cassetto.posizioni.v1.Posizioni.
     .target(
       name: "Posizioni",
-      dependencies: ["Access", "Contracts", "Documents", "RPC", "Storage", "Validation"]),
+      dependencies: ["Access", "Contracts", "Documents", "RPC", "Security", "Storage", "Validation"]),
     // Two-way communication 2.0 (richieste / quesiti), appointment agenda, communications
     // from the institute, instant feedback; cassetto.ticketing.v1.Ticketing.
     .target(

@@ -11,8 +11,26 @@ public enum PosizioniSchema {
   /// Every migration of the module, in order.
   public static let migrations: [Migration] = [
     subjects, positions, versamenti, noteRettifica, pianiAmmortamento, denunce, noteDebito,
-    evidenze,
+    evidenze, contestAttachments,
   ]
+
+  /// The attachments of a debit note's contestation (`ContestNotaDebito`), at most three.
+  static let contestAttachments = Migration(
+    version: 330, name: "posizioni_contest_attachments"
+  ) { dialect in
+    """
+    CREATE TABLE posizioni_contest_attachments (
+      nota_id TEXT NOT NULL,
+      number INTEGER NOT NULL,
+      file_name TEXT NOT NULL,
+      content_type TEXT NOT NULL,
+      size BIGINT NOT NULL,
+      sha256 TEXT NOT NULL,
+      data \(dialect.blobType) NOT NULL,
+      PRIMARY KEY (nota_id, number)
+    );
+    """
+  }
 
   /// Subjects (soggetti contribuenti) and their "altro responsabile" persons.
   /// `name_folded` is the name lowercased without accents, for prefix search.

@@ -98,3 +98,42 @@ def test_compute_sanzioni_eca(env):
     assert code("public-employer", pb.ComputeSanzioniECARequest(
         nota_id="NO-SUCH-NOTE", payment_date=date_pb2.Date(year=2025, month=9, day=30))) == \
         grpc.StatusCode.NOT_FOUND
+
+
+def test_contest_nota_debito(env):
+    """Posizioni.ContestNotaDebito: refusals first (nothing stored), then the contest with a
+    PDF attachment is recorded on the note; a second one is FAILED_PRECONDITION."""
+    pb, stub, people = env
+    pdf = b"%PDF-1.4\n" + b" " * 50_000
+
+    def parts(nota="ECA-DEMO-2024", reason="Importi già versati con F24 del 16/12/2024.",
+              files=((0, "ricevuta.pdf", pdf),)):
+        yield pb.ContestNotaDebitoRequest(header=pb.ContestNotaDebitoHeader(
+            nota_id=nota, reason=reason))
+        for number, name, body in files:
+            for offset in range(0, len(body), 64 * 1024):
+                yield pb.ContestNotaDebitoRequest(chunk=pb.AttachmentChunk(
+                    attachment=number, file_name=name, data=body[offset:offset + 64 * 1024]))
+
+    def code(who, requests):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ContestNotaDebito(requests, metadata=people.metadata(who), timeout=15)
+        return caught.value.code()
+
+    assert code("citizen", parts()) == grpc.StatusCode.NOT_FOUND
+    assert code("operator", parts()) == grpc.StatusCode.PERMISSION_DENIED
+    assert code("public-employer", parts(reason="")) == grpc.StatusCode.INVALID_ARGUMENT
+    four = tuple((n, f"r{n}.pdf", pdf) for n in range(4))
+    assert code("public-employer", parts(files=four)) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    big = ((0, "big.pdf", pdf + b" " * (3 * 1024 * 1024)),)
+    assert code("public-employer", parts(files=big)) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert code("public-employer", parts(files=((0, "x.pdf", b"hello"),))) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    listed = stub.ListNoteDebito(pb.ListNoteDebitoRequest(matricola="G750000101"),
+                                 metadata=people.metadata("public-employer"), timeout=15)
+    assert not [n for n in listed.note if n.id == "ECA-DEMO-2024"][0].contest_reason
+
+    nota = stub.ContestNotaDebito(parts(), metadata=people.metadata("public-employer"),
+                                  timeout=15)
+    assert nota.id == "ECA-DEMO-2024" and nota.contest_reason.startswith("Importi")
+    assert code("public-employer", parts()) == grpc.StatusCode.FAILED_PRECONDITION
