@@ -251,12 +251,6 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     RPCError(.unimplemented, "\(method.path) is not implemented yet")
   }
 
-  public func submitDenunciaManuale(
-    request: Cassetto_Posizioni_V1_SubmitDenunciaManualeRequest, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_SubmitDenunciaManualeResponse {
-    throw Self.unimplemented(Method.submitDenunciaManuale)
-  }
-
   public func uploadTracciato(
     requests: RequestStream<Cassetto_Posizioni_V1_UploadTracciatoRequest>, context: ServerContext
   ) async throws -> Cassetto_Posizioni_V1_UploadTracciatoResponse {

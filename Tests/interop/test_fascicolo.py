@@ -137,3 +137,49 @@ def test_contest_nota_debito(env):
                                   timeout=15)
     assert nota.id == "ECA-DEMO-2024" and nota.contest_reason.startswith("Importi")
     assert code("public-employer", parts()) == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_submit_denuncia_manuale(env):
+    """Posizioni.SubmitDenunciaManuale: every bad line named, nothing stored; a good DMA is
+    stored with source MANUALE and listed; a private position is FAILED_PRECONDITION."""
+    pb, stub, people = env
+    owner = people.metadata("public-employer")
+    good = [pb.DenunciaLine(employee_fiscal_code="RSSMRA80A01H501U", fund_code="CPDEL",
+                            taxable_cents=250_000, contribution_cents=81_625),
+            pb.DenunciaLine(employee_fiscal_code="RSSMRA80A01H501U", fund_code="CTPS",
+                            taxable_cents=100_000, contribution_cents=33_000)]
+    bad = [pb.DenunciaLine(employee_fiscal_code="RSSMRA80A01H501X", fund_code="CPDEL",
+                           taxable_cents=250_000, contribution_cents=81_625),
+           pb.DenunciaLine(employee_fiscal_code="RSSMRA80A01H501U", fund_code="INPS",
+                           taxable_cents=100_000, contribution_cents=1),
+           pb.DenunciaLine(employee_fiscal_code="RSSMRA80A01H501U", fund_code="CPS",
+                           taxable_cents=100_000, contribution_cents=40_000)]
+    before = stub.ListDenunce(pb.ListDenunceRequest(matricola="G750000101"), metadata=owner,
+                              timeout=15)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.SubmitDenunciaManuale(pb.SubmitDenunciaManualeRequest(
+            matricola="G750000101", period="2025-06", lines=bad), metadata=owner, timeout=15)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    from identity_support import bad_request_fields
+    assert set(bad_request_fields(refused.value)) >= {
+        "lines[0].employee_fiscal_code", "lines[1].fund_code", "lines[2].contribution_cents"}
+    after = stub.ListDenunce(pb.ListDenunceRequest(matricola="G750000101"), metadata=owner,
+                             timeout=15)
+    assert len(after.denunce) == len(before.denunce)
+
+    stored = stub.SubmitDenunciaManuale(pb.SubmitDenunciaManualeRequest(
+        matricola="G750000101", period="2025-06", lines=good, request_id="dma-1"),
+        metadata=owner, timeout=15).denuncia
+    assert stored.period == "2025-06" and stored.source == pb.DENUNCIA_SOURCE_MANUALE
+    again = stub.SubmitDenunciaManuale(pb.SubmitDenunciaManualeRequest(
+        matricola="G750000101", period="2025-06", lines=good, request_id="dma-1"),
+        metadata=owner, timeout=15).denuncia
+    assert again.id == stored.id
+    listed = stub.ListDenunce(pb.ListDenunceRequest(matricola="G750000101"), metadata=owner,
+                              timeout=15)
+    assert stored.id in [d.id for d in listed.denunce]
+    with pytest.raises(grpc.RpcError) as private:
+        stub.SubmitDenunciaManuale(pb.SubmitDenunciaManualeRequest(
+            matricola="7012345601", period="2025-06", lines=good),
+            metadata=people.metadata("legal-representative"), timeout=15)
+    assert private.value.code() == grpc.StatusCode.FAILED_PRECONDITION
