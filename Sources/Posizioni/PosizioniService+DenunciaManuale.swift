@@ -36,29 +36,11 @@ extension PosizioniService {
     if request.requestId.utf8.count > 128 { check.add(field: "request_id", "at most 128 bytes") }
     var lines: [ValidDenunciaLine] = []
     for (index, line) in request.lines.enumerated() {
-      let prefix = "lines[\(index)]"
-      let cf = try check {
-        try CodiceFiscale(line.employeeFiscalCode, field: "\(prefix).employee_fiscal_code").value
-      }
-      let fund = line.fundCode.trimmingCharacters(in: .whitespaces).uppercased()
-      let rate = Self.dmaRatesBasisPoints[fund]
-      if rate == nil { check.add(field: "\(prefix).fund_code", "one of CPDEL, CTPS, CPS, CPI, CPUG") }
-      if line.taxableCents <= 0 || line.taxableCents > 100_000_000_00 {
-        check.add(field: "\(prefix).taxable_cents", "must be positive (at most € 100,000,000)")
-      } else if let rate {
-        let expected = (line.taxableCents * rate + 5_000) / 10_000
-        if abs(line.contributionCents - expected) > 1 {
-          check.add(
-            field: "\(prefix).contribution_cents",
-            "must be taxable × \(Double(rate) / 100)% = \(expected) cents (± 1)")
-        }
-      }
-      if let cf, rate != nil {
-        lines.append(
-          ValidDenunciaLine(
-            employeeFiscalCode: cf, fundCode: fund, taxableCents: line.taxableCents,
-            contributionCents: line.contributionCents))
-      }
+      let (valid, violations) = Self.dmaLine(
+        employee: line.employeeFiscalCode, fund: line.fundCode, taxable: line.taxableCents,
+        contribution: line.contributionCents, prefix: "lines[\(index)]")
+      violations.forEach { check.add($0) }
+      if let valid { lines.append(valid) }
     }
     try check.throwIfAny()
     guard let period else { throw ValidationError.field("period", "required") }
@@ -104,5 +86,42 @@ extension PosizioniService {
       }
       return response
     }
+  }
+
+  /// One DMA line: the employee's fiscal code (check character), the public fund, a positive
+  /// taxable amount and the contribution = taxable × the fund's rate within one cent.
+  static func dmaLine(
+    employee: String, fund rawFund: String, taxable: Int64, contribution: Int64, prefix: String
+  ) -> (ValidDenunciaLine?, [FieldViolation]) {
+    var violations: [FieldViolation] = []
+    var cf: String? = nil
+    do { cf = try CodiceFiscale(employee, field: "\(prefix).employee_fiscal_code").value } catch {
+      violations.append(error)
+    }
+    let fund = rawFund.trimmingCharacters(in: .whitespaces).uppercased()
+    let rate = dmaRatesBasisPoints[fund]
+    if rate == nil {
+      violations.append(
+        FieldViolation(field: "\(prefix).fund_code", description: "one of CPDEL, CTPS, CPS, CPI, CPUG"))
+    }
+    if taxable <= 0 || taxable > 100_000_000_00 {
+      violations.append(
+        FieldViolation(
+          field: "\(prefix).taxable_cents", description: "must be positive (at most € 100,000,000)"))
+    } else if let rate {
+      let expected = (taxable * rate + 5_000) / 10_000
+      if abs(contribution - expected) > 1 {
+        violations.append(
+          FieldViolation(
+            field: "\(prefix).contribution_cents",
+            description: "must be taxable × \(Double(rate) / 100)% = \(expected) cents (± 1)"))
+      }
+    }
+    guard violations.isEmpty, let cf else { return (nil, violations) }
+    return (
+      ValidDenunciaLine(
+        employeeFiscalCode: cf, fundCode: fund, taxableCents: taxable, contributionCents: contribution),
+      []
+    )
   }
 }

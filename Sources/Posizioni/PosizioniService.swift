@@ -245,15 +245,4 @@ public struct PosizioniService: Cassetto_Posizioni_V1_PosizioniHandler {
     try await auditWriter.append(event)
   }
 
-  // MARK: Not implemented yet
-
-  static func unimplemented(_ method: MethodDescriptor) -> RPCError {
-    RPCError(.unimplemented, "\(method.path) is not implemented yet")
-  }
-
-  public func uploadTracciato(
-    requests: RequestStream<Cassetto_Posizioni_V1_UploadTracciatoRequest>, context: ServerContext
-  ) async throws -> Cassetto_Posizioni_V1_UploadTracciatoResponse {
-    throw Self.unimplemented(Method.uploadTracciato)
-  }
 }

@@ -183,3 +183,55 @@ def test_submit_denuncia_manuale(env):
             matricola="7012345601", period="2025-06", lines=good),
             metadata=people.metadata("legal-representative"), timeout=15)
     assert private.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def tracciato_record(period, cf, fund, taxable, contribution):
+    record = f"DL{period}{cf:<16}{fund:<5}{taxable:013d}{contribution:013d}" + " " * 8
+    assert len(record) == 64
+    return record
+
+
+def test_upload_tracciato(env):
+    """Posizioni.UploadTracciato: per-record results, good records stored by period with
+    source TRACCIATO; oversize refused; private positions refused."""
+    pb, stub, people = env
+    owner = people.metadata("public-employer")
+    cf = "RSSMRA80A01H501U"
+    lines = [
+        tracciato_record("2025-07", cf, "CPDEL", 250_000, 81_625),
+        tracciato_record("2025-07", cf, "CTPS", 100_000, 33_000),
+        tracciato_record("2025-08", cf, "CPDEL", 100_000, 32_650),
+        tracciato_record("2025-08", cf, "XXXX", 100_000, 32_650),    # bad fund
+        "DL2025-08" + "short",                                      # bad length
+        tracciato_record("2025-13", cf, "CPDEL", 100_000, 32_650),  # bad period
+        tracciato_record("2025-08", cf, "CPDEL", 100_000, 99_999),  # wrong contribution
+    ]
+    body = ("\r\n".join(lines) + "\r\n").encode()
+
+    def parts(data, matricola="G750000101", size=100):
+        yield pb.UploadTracciatoRequest(header=pb.UploadTracciatoHeader(
+            matricola=matricola, file_name="dma-2025.txt"))
+        for offset in range(0, len(data), size):
+            yield pb.UploadTracciatoRequest(chunk=data[offset:offset + size])
+
+    before = len(stub.ListDenunce(pb.ListDenunceRequest(matricola="G750000101"),
+                                  metadata=owner, timeout=15).denunce)
+    result = stub.UploadTracciato(parts(body), metadata=owner, timeout=15)
+    assert (result.received, result.accepted, result.rejected) == (7, 3, 4)
+    assert [(e.index, e.field) for e in result.errors] == [
+        (3, "record.fund_code"), (4, "record"), (5, "period"), (6, "record.contribution_cents")]
+    listed = stub.ListDenunce(pb.ListDenunceRequest(matricola="G750000101"), metadata=owner,
+                              timeout=15).denunce
+    assert len(listed) == before + 2
+    assert {d.period for d in listed if d.source == pb.DENUNCIA_SOURCE_TRACCIATO} >= \
+        {"2025-07", "2025-08"}
+
+    def code(who, requests):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.UploadTracciato(requests, metadata=people.metadata(who), timeout=30)
+        return caught.value.code()
+    assert code("public-employer", parts(b"x" * (10 * 1024 * 1024 + 1), size=64 * 1024)) == \
+        grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert code("citizen", parts(body)) == grpc.StatusCode.NOT_FOUND
+    assert code("legal-representative", parts(body, matricola="7012345601")) == \
+        grpc.StatusCode.FAILED_PRECONDITION
