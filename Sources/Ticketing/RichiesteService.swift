@@ -37,6 +37,12 @@ public struct RichiesteService: Sendable {
   static let textLimit = 4000
   static let commentLimit = 4000
   static let chunkSize = 64 * 1024
+  /// Every column but the attachments' zip (read only by DownloadAllegati).
+  static let columns = """
+    seq, id, protocol_number, matricola, subject_fiscal_code, subject_code, threshold_days, text,
+    email, mobile, landline, fax, consent_email, consent_sms, attachments, state, esito,
+    sede_code, requester, assigned_operator, opened_at, updated_at, closed_at
+    """
 
   public init(
     database: any Database, clock: any CallClock, authorizer: Authorizer,
@@ -369,7 +375,7 @@ public struct RichiesteService: Sendable {
     arguments.append(Int64(size + 1))
     let bound = arguments
     let sql =
-      "SELECT * FROM ticketing_richieste WHERE " + conditions.joined(separator: " AND ")
+      "SELECT \(Self.columns) FROM ticketing_richieste WHERE " + conditions.joined(separator: " AND ")
       + " ORDER BY seq \(order) LIMIT ?"
     let rows = try await database.read { db in try db.query(sql, bound) }
     var next = ""
@@ -629,7 +635,7 @@ public struct RichiesteService: Sendable {
       .operatorSedi
     let actor = person.codiceFiscale.value
     let result = try await mutate(method, caller: caller, requestID: key) { db, now in
-      guard let row = try db.queryFirst("SELECT * FROM ticketing_richieste WHERE id = ?", [id]),
+      guard let row = try db.queryFirst("SELECT \(Self.columns) FROM ticketing_richieste WHERE id = ?", [id]),
         sedi.contains(try row.string("sede_code"))
       else { throw AccessError.notFound("no such richiesta") }
       var details = try body(row, actor, now, db)
@@ -790,7 +796,7 @@ public struct RichiesteService: Sendable {
   static func load(_ id: String, operatorView: Bool, now: Date, in db: any ReadContext) throws
     -> RichiestaMessage
   {
-    guard let row = try db.queryFirst("SELECT * FROM ticketing_richieste WHERE id = ?", [id])
+    guard let row = try db.queryFirst("SELECT \(columns) FROM ticketing_richieste WHERE id = ?", [id])
     else { throw AccessError.notFound("no such richiesta") }
     let history = try db.query(
       "SELECT * FROM ticketing_richieste_history WHERE richiesta_id = ? ORDER BY seq", [id])
