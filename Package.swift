@@ -98,7 +98,7 @@ let package = Package(
     .executableTarget(
       name: "cassetto-server",
       dependencies: [
-        "Access", "RPC", "Contracts", "SideServices", "Interop", "Posizioni", "Server",
+        "Access", "RPC", "Contracts", "SideServices", "Interop", "Posizioni", "Server", "Ticketing",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

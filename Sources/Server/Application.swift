@@ -106,7 +106,9 @@ public final class Application: Sendable {
         database: database, clock: clock, authorizer: authorizer,
         otpKey: try OTPKey.loadOrCreate(at: configuration.otpKeyPath))
       let ticketing = TicketingService(
-        richieste: RichiesteService(database: database, clock: clock, authorizer: authorizer),
+        richieste: RichiesteService(
+          database: database, clock: clock, authorizer: authorizer,
+          catalogue: try SubjectCatalogue.load(thresholdsFile: configuration.ticketingThresholdsPath)),
         agenda: AgendaService(database: database, clock: clock, authorizer: authorizer))
       if configuration.loadDemoData {
         try await posizioni.loadDemoDataIfEmpty()

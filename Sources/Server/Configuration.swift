@@ -42,6 +42,8 @@ public struct Configuration: Sendable {
   /// The dated reference-rate table of `ComputeSanzioniECA` (`--sanzioni-rates`, JSON);
   /// `nil`: the built-in one.
   public var sanzioniRatesPath: String? = nil
+  /// Answer thresholds per ticketing subject (`--ticketing-thresholds`, JSON); `nil`: 30 days.
+  public var ticketingThresholdsPath: String? = nil
 
   /// Default `aud`: the name the gateway issues Cassetto's tokens for.
   public static let defaultAudience = "cassetto"

@@ -1,5 +1,6 @@
 import Access
 import Contracts
+import Foundation
 
 /// The two-level trees of request topics (*oggetti*) per fund, from the seeds: Allegato 1 of
 /// Messaggio 4702 (private UniEmens companies), Circolare 34 §3.1 (public administrations);
@@ -53,6 +54,34 @@ public struct SubjectCatalogue: Sendable {
     }
     self.trees = trees
     self.entries = entries
+  }
+
+  public enum LoadError: Error, CustomStringConvertible {
+    case invalid(String)
+    public var description: String {
+      switch self { case .invalid(let reason): "ticketing thresholds: \(reason)" }
+    }
+  }
+
+  /// The shipped trees with the answer thresholds of a JSON file `{"P01.02": 15, …}`:
+  /// every code must be a selectable subject, every value 1…365 days.
+  public static func load(thresholdsFile path: String?) throws -> SubjectCatalogue {
+    guard let path else { return SubjectCatalogue() }
+    guard let data = FileManager.default.contents(atPath: path),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { throw LoadError.invalid("\(path) is not a JSON object of subject code → days") }
+    let known = SubjectCatalogue()
+    var overrides: [String: Int] = [:]
+    for (code, value) in object {
+      guard known.subject(code) != nil else {
+        throw LoadError.invalid("\(path): '\(code)' is not a selectable subject code")
+      }
+      guard let days = value as? Int, (1...365).contains(days) else {
+        throw LoadError.invalid("\(path): '\(code)' must be 1…365 days")
+      }
+      overrides[code] = days
+    }
+    return SubjectCatalogue(thresholdOverrides: overrides)
   }
 
   /// The subject `code` of `fund`'s tree, or `nil`.

@@ -178,6 +178,9 @@ struct CassettoServer: AsyncParsableCommand {
   @Option(help: "JSON table of reference rates for ComputeSanzioniECA, [{\"from\": \"YYYY-MM-DD\", \"basisPoints\": N}] (default: the built-in BCE table).")
   var sanzioniRates: String?
 
+  @Option(help: "JSON object of ticketing subject code → answer threshold in days (1…365), e.g. {\"P01.02\": 15} (default: 30 days for every subject).")
+  var ticketingThresholds: String?
+
   /// Every setting: its name (the flag's, without --), kind, default; secrets are masked.
   static let settingSpecs: [Settings.Spec] = [
     .init("listen", default: "127.0.0.1:50051"),
@@ -217,6 +220,7 @@ struct CassettoServer: AsyncParsableCommand {
     .init("outbox-retry-base", default: "30"),
     .init("applications", unset: "built-in (config/applications.json)"),
     .init("sanzioni-rates", unset: "built-in BCE table"),
+    .init("ticketing-thresholds", unset: "30 days for every subject"),
   ]
 
   /// The settings given as flags, by setting name.
@@ -263,6 +267,7 @@ struct CassettoServer: AsyncParsableCommand {
     put("outbox-retry-base", outboxRetryBase)
     put("applications", applications)
     put("sanzioni-rates", sanzioniRates)
+    put("ticketing-thresholds", ticketingThresholds)
     return given
   }
 

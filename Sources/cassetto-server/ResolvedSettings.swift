@@ -2,6 +2,7 @@ import Access
 import Foundation
 import Posizioni
 import Server
+import Ticketing
 
 /// The typed configuration of one start, parsed from the layered ``Settings``; every
 /// error names the setting and where its value came from.
@@ -107,6 +108,12 @@ struct ResolvedSettings {
         throw settings.error("sanzioni-rates", "\(error)")
       }
       configuration.sanzioniRatesPath = rates
+    }
+    if let thresholds = nonEmpty("ticketing-thresholds") {
+      do { _ = try SubjectCatalogue.load(thresholdsFile: thresholds) } catch {
+        throw settings.error("ticketing-thresholds", "\(error)")
+      }
+      configuration.ticketingThresholdsPath = thresholds
     }
     if let url = nonEmpty("sms-gateway-url") {
       guard url.hasPrefix("http://") || url.hasPrefix("https://") else {

@@ -152,3 +152,27 @@ def test_sms_notices_go_to_the_http_gateway(launch_cassetto, tmp_path, cassetto_
     spool = list((data / "spool").glob("*.eml"))
     assert any(created.protocol_number in p.read_text() for p in spool)
     assert not any("X-Cassetto-Channel: sms" in p.read_text() for p in spool)
+
+
+def test_answer_thresholds_are_configuration(launch_cassetto, tmp_path, cassetto_bin):
+    """--ticketing-thresholds sets a subject's answer threshold; ListSubjects shows it; a bad
+    file stops the server naming the setting."""
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text('{"P06.02": 7}')
+    stubs = generate_stubs(tmp_path / "stubs")
+    data = tmp_path / "data"
+    with launch_cassetto("--dev", "--data-dir", str(data), "--ticketing-thresholds",
+                         str(thresholds)) as server:
+        people = IdentityClient(server, data, cassetto_bin, stubs.identity)
+        tree = stubs.grpc.TicketingStub(people.channel).ListSubjects(
+            stubs.pb.ListSubjectsRequest(fund=1), metadata=people.metadata("citizen"),
+            timeout=15)
+        days = {s.code: s.answer_threshold_days for c in tree.classes for s in c.subjects}
+        people.close()
+    assert days["P06.02"] == 7 and days["P06.01"] == 30
+    import subprocess
+    thresholds.write_text('{"P99.99": 7}')
+    refused = subprocess.run([f"{cassetto_bin}/cassetto-server", "--listen", "127.0.0.1:0",
+                              "--ticketing-thresholds", str(thresholds)],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 78 and "ticketing-thresholds" in refused.stderr
