@@ -9,6 +9,8 @@ import subprocess
 MIX = {"SearchPosizioni", "GetPosizione", "GetMenu", "GetDatiSintetici", "ListVersamenti",
        "CheckAccess", "ListDeleghe", "WhoAmI", "SearchPosizioni(operator)",
        "Delega create+activate+revoke"}
+# Ticketing operations weigh 1–2% each: a short run may not draw all of them.
+TICKETING = {"CreateRichiesta(+100 KB PDF)", "SearchRichieste", "WatchRichiesta(snapshot)"}
 
 
 def test_domain_mix_runs_clean_with_per_rpc_figures(launch_cassetto, tmp_path, cassetto_bin):
@@ -24,8 +26,8 @@ def test_domain_mix_runs_clean_with_per_rpc_figures(launch_cassetto, tmp_path, c
     report = json.loads(result.stdout)
     assert report["errors"] == {} and report["ok"] > 50
     per_rpc = report["per_rpc"]
-    # Every operation of the mix was drawn (weights ≥ 5%), each with its own quantiles.
-    assert set(per_rpc) == MIX, per_rpc.keys()
+    # Every operation weighing ≥ 5% was drawn, each with its own quantiles.
+    assert MIX <= set(per_rpc) <= MIX | TICKETING, per_rpc.keys()
     for name, entry in per_rpc.items():
         assert entry["errors"] == {} and entry["ok"] > 0, (name, entry)
         assert 0 < entry["p50_us"] <= entry["p99_us"] <= entry["max_us"]

@@ -33,6 +33,8 @@ struct DomainScenario: LoadScenario {
     var metadata: Metadata
     var subject: String
     var matricole: [String]
+    /// A ticketing subject of each matricola's fund ("" when its fund has no subject tree).
+    var subjectCodes: [String]
   }
 
   let owners: [Owner]
@@ -52,13 +54,18 @@ struct DomainScenario: LoadScenario {
     case whoAmI = "WhoAmI"
     case operatorSearch = "SearchPosizioni(operator)"
     case lifecycle = "Delega create+activate+revoke"
+    case richiesta = "CreateRichiesta(+100 KB PDF)"
+    case searchRichieste = "SearchRichieste"
+    case watch = "WatchRichiesta(snapshot)"
 
     var weight: Int {
       switch self {
-      case .search: 20
+      case .search: 16
       case .get, .summary, .payments: 10
       case .menu, .checkAccess: 15
       case .listDeleghe, .whoAmI, .operatorSearch, .lifecycle: 5
+      case .richiesta: 2
+      case .searchRichieste, .watch: 1
       }
     }
   }
@@ -93,7 +100,7 @@ struct DomainScenario: LoadScenario {
     let client = Cassetto_Posizioni_V1_PosizioniClient(channel: channel)
     var request = Cassetto_Posizioni_V1_SearchPosizioniRequest()
     request.pageSize = 100
-    var bySubject: [String: (owner: String, matricole: [String])] = [:]
+    var bySubject: [String: (owner: String, matricole: [String], codes: [String])] = [:]
     var order: [String] = []
     var seen = 0
     while seen < positionsSample {
@@ -105,9 +112,10 @@ struct DomainScenario: LoadScenario {
         guard let owner = position.subject?.legalRepresentative, !owner.isEmpty else { continue }
         if bySubject[position.subjectFiscalCode] == nil {
           order.append(position.subjectFiscalCode)
-          bySubject[position.subjectFiscalCode] = (owner, [])
+          bySubject[position.subjectFiscalCode] = (owner, [], [])
         }
         bySubject[position.subjectFiscalCode]?.matricole.append(position.matricola)
+        bySubject[position.subjectFiscalCode]?.codes.append(Self.subjectCode(position.fund))
       }
       if page.nextPageToken.isEmpty { break }
       request.pageToken = page.nextPageToken
@@ -118,7 +126,7 @@ struct DomainScenario: LoadScenario {
       owners.append(
         Owner(
           fiscalCode: entry.owner, metadata: try metadata(entry.owner), subject: subject,
-          matricole: entry.matricole))
+          matricole: entry.matricole, subjectCodes: entry.codes))
     }
     guard !owners.isEmpty else {
       throw SetupError(
@@ -129,6 +137,18 @@ struct DomainScenario: LoadScenario {
       options: CallOptions(timeout: timeout))
   }
 
+  /// A ticketing subject of the fund's tree (Allegato 1 / Circ. 34 / provisional GS list).
+  static func subjectCode(_ fund: Cassetto_Common_V1_Fund) -> String {
+    switch fund {
+    case .privatiUniemens: "P06.02"
+    case .pubbliciGdp: "G03.01"
+    case .gestioneSeparata: "S02.01"
+    default: ""
+    }
+  }
+
+  static let pdf = Array("%PDF-1.4\n".utf8) + [UInt8](repeating: 0x20, count: 100 * 1024)
+
   var ownerCount: Int { owners.count }
   var positionCount: Int { owners.reduce(0) { $0 + $1.matricole.count } }
 
@@ -136,6 +156,7 @@ struct DomainScenario: LoadScenario {
     let posizioni = Cassetto_Posizioni_V1_PosizioniClient(channel: channel)
     let deleghe = Cassetto_Deleghe_V1_DelegheClient(channel: channel)
     let identity = Cassetto_Identity_V1_IdentityClient(channel: channel)
+    let ticketing = Cassetto_Ticketing_V1_TicketingClient(channel: channel)
     let owners = self.owners
     let operatorMetadata = self.operatorMetadata
     let delegate = self.delegate
@@ -143,7 +164,9 @@ struct DomainScenario: LoadScenario {
     return LoadCall {
       let operation = Self.table[Int.random(in: 0..<Self.table.count)]
       let owner = owners[Int.random(in: 0..<owners.count)]
-      let matricola = owner.matricole[Int.random(in: 0..<owner.matricole.count)]
+      let pick = Int.random(in: 0..<owner.matricole.count)
+      let matricola = owner.matricole[pick]
+      let subjectCode = owner.subjectCodes[pick]
       let metadata = owner.metadata
       do {
         switch operation {
@@ -186,6 +209,49 @@ struct DomainScenario: LoadScenario {
           _ = try await deleghe.listDeleghe(request, metadata: metadata, options: options)
         case .whoAmI:
           _ = try await identity.whoAmI(.init(), metadata: metadata, options: options)
+        case .richiesta where !subjectCode.isEmpty:
+          let call = try await ticketing.createRichiesta(metadata: metadata, options: options)
+          var header = Cassetto_Ticketing_V1_CreateRichiestaHeader()
+          header.matricola = matricola
+          header.subjectCode = subjectCode
+          header.text = "cassetto-load: richiesta di verifica"
+          var contacts = Cassetto_Ticketing_V1_RichiestaContacts()
+          contacts.email = "load@example.it"
+          header.contacts = contacts
+          var info = Cassetto_Ticketing_V1_AttachmentInfo()
+          info.fileName = "documento.pdf"
+          info.size = Int64(Self.pdf.count)
+          header.attachments = [info]
+          var first = Cassetto_Ticketing_V1_CreateRichiestaRequest()
+          first.header = header
+          try await call.send(first)
+          var chunk = Cassetto_Ticketing_V1_AttachmentChunk()
+          chunk.data = Self.pdf
+          var second = Cassetto_Ticketing_V1_CreateRichiestaRequest()
+          second.chunk = chunk
+          try await call.send(second)
+          _ = try await call.closeAndReceive()
+        case .richiesta, .searchRichieste:
+          var request = Cassetto_Ticketing_V1_SearchRichiesteRequest()
+          request.matricola = matricola
+          request.pageSize = 20
+          _ = try await ticketing.searchRichieste(request, metadata: metadata, options: options)
+        case .watch:
+          var search = Cassetto_Ticketing_V1_SearchRichiesteRequest()
+          search.matricola = matricola
+          search.pageSize = 1
+          let found = try await ticketing.searchRichieste(
+            search, metadata: metadata, options: options
+          ).message
+          if let first = found.richieste.first {
+            var request = Cassetto_Ticketing_V1_WatchRichiestaRequest()
+            request.id = first.id
+            let stream = try await ticketing.watchRichiesta(
+              request, metadata: metadata, options: options)
+            var iterator = stream.responses.makeAsyncIterator()
+            _ = try await iterator.next()  // the snapshot; then the call is cancelled
+            stream.cancel()
+          }
         case .lifecycle:
           var create = Cassetto_Deleghe_V1_CreateDelegaDipendenteRequest()
           create.subjectFiscalCode = owner.subject
