@@ -662,42 +662,6 @@ public struct RichiesteService: Sendable {
 
   // MARK: Shared pieces
 
-  func operatorSede(_ requested: String) async throws -> String {
-    let cf = try Caller.current.requirePerson().codiceFiscale.value
-    let sedi = try await authorizer.enablements.enablements(of: cf).operatorSedi
-    guard !sedi.isEmpty else {
-      throw AccessError.permissionDenied("only operators of a sede may do this")
-    }
-    if requested.isEmpty {
-      guard sedi.count == 1, let only = sedi.first else {
-        throw ValidationError.field("sede_code", "required: you are an operator of more than one sede")
-      }
-      return only
-    }
-    let code = try AgendaText.sedeCode(requested, field: "sede_code")
-    guard sedi.contains(code) else {
-      throw AccessError.permissionDenied("you are not an operator of sede \(code)")
-    }
-    return code
-  }
-
-  func isOperator(of sede: String) async throws -> Bool {
-    guard let cf = Caller.current.person?.codiceFiscale.value else { return false }
-    return try await authorizer.enablements.enablements(of: cf).operatorSedi.contains(sede)
-  }
-
-  func visiblePosition(_ matricola: String) async throws
-    -> (position: PositionInfo, subject: SubjectInfo, decision: PositionReadDecision)
-  {
-    guard let position = try await authorizer.positions.position(matricola: matricola),
-      let subject = try await authorizer.positions.subject(fiscalCode: position.subjectFiscalCode)
-    else { throw AccessError.notFound("no such position") }
-    let decision = try await authorizer.readDecision(
-      Caller.current, position: position, subject: subject, at: clock.now())
-    guard decision.allowed else { throw AccessError.notFound("no such position") }
-    return (position, subject, decision)
-  }
-
   enum Outcome: Sendable {
     case done(RichiestaMessage, AuditEvent)
   }
